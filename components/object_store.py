@@ -1,0 +1,341 @@
+"""MinIO object store: the lake's buckets, their rules and the service users that may use them.
+
+Creates: the MinIO server workload (stateful, one persistent volume, generated root
+credentials); a pulumi-minio Provider built from the admin endpoint and those
+credentials, waiting for the server; per bucket an `S3Bucket` named with the
+environment, `S3BucketVersioning` and an `IlmPolicy`; per service user an `IamUser`
+with a generated secret, an `IamPolicy` granting only its declared bucket access, and
+the attachment between them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from enum import StrEnum
+from typing import Annotated, Self
+
+import pulumi
+import pulumi_minio as minio
+import pulumi_random as random
+from pydantic import Field, model_validator
+
+from components.common import (
+    AdminEndpoint,
+    DataClassification,
+    PinnedImage,
+    ResourceSettings,
+    VolumeSize,
+    image_version,
+)
+from components.runtime.base import Runtime
+from components.runtime.stack import SettingsModel, StackSettings
+from components.runtime.workload import (
+    Endpoint,
+    Port,
+    Probe,
+    ScratchDir,
+    SecurityProfile,
+    Volume,
+    Workload,
+    WorkloadIdentity,
+    WorkloadKind,
+)
+
+REQUIRED_BUCKETS = ("bronze", "silver", "gold", "audit", "backups")
+AUDIT_BUCKET = "audit"
+API_PORT = 9000
+CONSOLE_PORT = 9001
+MAX_LIFECYCLE_DAYS = 36500
+
+BucketName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")]
+RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")]
+Days = Annotated[int, Field(ge=1, le=MAX_LIFECYCLE_DAYS)]
+
+
+class LifecycleRule(SettingsModel):
+    """One ILM rule: expire current objects and/or noncurrent versions under a prefix."""
+
+    id: RuleId
+    prefix: str = Field(default="", pattern=r"^([A-Za-z0-9_.-]+/)*$")
+    expire_days: Days | None = None
+    noncurrent_expire_days: Days | None = None
+
+    @model_validator(mode="after")
+    def _does_something(self) -> Self:
+        if self.expire_days is None and self.noncurrent_expire_days is None:
+            raise ValueError(f"lifecycle rule {self.id!r} sets neither expireDays nor noncurrentExpireDays")
+        return self
+
+
+class BucketSettings(SettingsModel):
+    """One bucket: its short name, classification, versioning, locking and lifecycle."""
+
+    name: BucketName
+    classification: DataClassification
+    versioning: bool = True
+    object_locking: bool = False
+    lifecycle: tuple[LifecycleRule, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.object_locking and not self.versioning:
+            raise ValueError(f"bucket {self.name!r}: objectLocking needs versioning")
+        ids = [rule.id for rule in self.lifecycle]
+        if len(ids) != len(set(ids)):
+            raise ValueError(f"bucket {self.name!r}: lifecycle rule ids must be unique, got {ids}")
+        if self.name == AUDIT_BUCKET and any(r.expire_days for r in self.lifecycle):
+            raise ValueError("the audit bucket keeps its objects: its rules may not set expireDays")
+        return self
+
+
+class BucketAccess(StrEnum):
+    """What a service user may do in one bucket."""
+
+    READ = "read"
+    READ_WRITE = "read-write"
+    WRITE_ONLY = "write-only"
+
+
+_ACTIONS: dict[BucketAccess, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    # (bucket-level actions, object-level actions)
+    BucketAccess.READ: (("s3:GetBucketLocation", "s3:ListBucket"), ("s3:GetObject",)),
+    BucketAccess.READ_WRITE: (
+        ("s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"),
+        ("s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"),
+    ),
+    BucketAccess.WRITE_ONLY: (
+        ("s3:GetBucketLocation",),
+        ("s3:AbortMultipartUpload", "s3:ListMultipartUploadParts", "s3:PutObject"),
+    ),
+}
+
+
+class BucketGrant(SettingsModel):
+    """Access of one service user to one bucket (optionally only under a prefix)."""
+
+    bucket: BucketName
+    access: BucketAccess
+    prefix: str = Field(default="", pattern=r"^([A-Za-z0-9_.-]+/)*$")
+
+
+class ServiceUser(SettingsModel):
+    """A MinIO user for one consumer (e.g. `trino`, `backup`) with least-privilege grants."""
+
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,30}$")]
+    grants: tuple[BucketGrant, ...] = Field(min_length=1)
+
+
+class ObjectStoreSettings(SettingsModel):
+    """MinIO server size and image, the buckets and the service users of one stack."""
+
+    image: PinnedImage
+    resources: ResourceSettings
+    volume_size: VolumeSize
+    buckets: tuple[BucketSettings, ...]
+    users: tuple[ServiceUser, ...] = ()
+    run_as_user: int = Field(default=1000, ge=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        names = [bucket.name for bucket in self.buckets]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"bucket names must be unique, repeated: {duplicates}")
+        missing = [n for n in REQUIRED_BUCKETS if n not in names]
+        if missing:
+            raise ValueError(f"buckets {missing} are required (lake layers, audit, backups)")
+        users = [user.name for user in self.users]
+        if len(users) != len(set(users)):
+            raise ValueError(f"service user names must be unique, got {users}")
+        for user in self.users:
+            for grant in user.grants:
+                if grant.bucket not in names:
+                    raise ValueError(f"user {user.name!r} is granted unknown bucket {grant.bucket!r}")
+        return self
+
+
+def policy_document(stack: StackSettings, grants: Sequence[BucketGrant]) -> str:
+    """The IAM policy JSON granting exactly `grants` on this stack's physical buckets."""
+    statements: list[dict[str, object]] = []
+    for grant in grants:
+        bucket = stack.physical_name(grant.bucket)
+        bucket_actions, object_actions = _ACTIONS[grant.access]
+        statements.append(
+            {
+                "Sid": f"{grant.bucket}-{grant.access}-bucket".replace("-", ""),
+                "Effect": "Allow",
+                "Action": list(bucket_actions),
+                "Resource": [f"arn:aws:s3:::{bucket}"],
+            }
+        )
+        statements.append(
+            {
+                "Sid": f"{grant.bucket}-{grant.access}-objects".replace("-", ""),
+                "Effect": "Allow",
+                "Action": list(object_actions),
+                "Resource": [f"arn:aws:s3:::{bucket}/{grant.prefix}*"],
+            }
+        )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)
+
+
+class ObjectStore(pulumi.ComponentResource):
+    """MinIO server, buckets with versioning and lifecycle, and least-privilege users."""
+
+    endpoint: Endpoint
+    root_user: pulumi.Output[str]
+    root_password: pulumi.Output[str]
+    bucket_names: dict[str, str]
+    user_secrets: dict[str, pulumi.Output[str]]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        stack: StackSettings,
+        settings: ObjectStoreSettings,
+        runtime: Runtime,
+        admin: AdminEndpoint,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("dataplatform:storage:ObjectStore", name, None, opts)
+        self._stack = stack
+        child = pulumi.ResourceOptions(parent=self)
+        self.root_user = pulumi.Output.secret("platform-admin")
+        self.root_password = random.RandomPassword(
+            f"{name}-root-password", length=40, special=False, opts=child
+        ).result
+        deployed = runtime.deploy(self._workload(settings, admin), parent=self)
+        self.endpoint = deployed.endpoint("api")
+        provider = minio.Provider(
+            f"{name}-provider",
+            minio_server=admin.host + f":{admin.port}",
+            minio_user=self.root_user,
+            minio_password=self.root_password,
+            minio_ssl=admin.tls,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(deployed.resources)),
+        )
+        managed = pulumi.ResourceOptions(parent=self, provider=provider)
+        stateful = pulumi.ResourceOptions(parent=self, provider=provider, protect=stack.is_prod)
+        self.bucket_names = {}
+        for bucket in settings.buckets:
+            self.bucket_names[bucket.name] = self._bucket(name, bucket, managed, stateful)
+        self.user_secrets = {}
+        for user in settings.users:
+            self.user_secrets[user.name] = self._user(name, user, managed)
+        self.register_outputs(
+            {
+                "endpoint": self.endpoint.url,
+                "buckets": self.bucket_names,
+                "users": sorted(self.user_secrets),
+            }
+        )
+
+    def _workload(self, settings: ObjectStoreSettings, admin: AdminEndpoint) -> Workload:
+        probe_cmd = ("mc", "ready", "local")
+        return Workload(
+            identity=WorkloadIdentity(
+                service="minio", component="server", version=image_version(settings.image)
+            ),
+            kind=WorkloadKind.STATEFUL,
+            image=settings.image,
+            command=("minio",),
+            args=("server", "/data", "--address", f":{API_PORT}", "--console-address", f":{CONSOLE_PORT}"),
+            ports=(
+                Port(name="api", container_port=API_PORT, admin_host_port=admin.port),
+                Port(name="console", container_port=CONSOLE_PORT),
+            ),
+            env={"MINIO_BROWSER_REDIRECT": "off", "HOME": "/tmp", "MC_CONFIG_DIR": "/tmp/.mc"},
+            secret_env={"MINIO_ROOT_USER": self.root_user, "MINIO_ROOT_PASSWORD": self.root_password},
+            volumes=(Volume(name="data", mount_path="/data", size=settings.volume_size),),
+            scratch=(ScratchDir(name="tmp", mount_path="/tmp"),),
+            resources=settings.resources.to_resources(),
+            readiness=Probe(port=API_PORT, path="/minio/health/ready", exec_command=probe_cmd),
+            liveness=Probe(port=API_PORT, path="/minio/health/live", exec_command=probe_cmd),
+            security=SecurityProfile(
+                run_as_user=settings.run_as_user,
+                run_as_group=settings.run_as_user,
+                fs_group=settings.run_as_user,
+            ),
+            data_classification=_highest(b.classification for b in settings.buckets),
+        )
+
+    def _bucket(
+        self,
+        name: str,
+        bucket: BucketSettings,
+        managed: pulumi.ResourceOptions,
+        stateful: pulumi.ResourceOptions,
+    ) -> str:
+        physical = self._stack.physical_name(bucket.name)
+        resource = minio.S3Bucket(
+            f"{name}-bucket-{bucket.name}",
+            bucket=physical,
+            acl="private",
+            object_locking=bucket.object_locking,
+            force_destroy=False,
+            opts=stateful,
+        )
+        depends = pulumi.ResourceOptions.merge(managed, pulumi.ResourceOptions(depends_on=[resource]))
+        minio.S3BucketVersioning(
+            f"{name}-bucket-{bucket.name}-versioning",
+            bucket=resource.bucket,
+            versioning_configuration=minio.S3BucketVersioningVersioningConfigurationArgs(
+                status="Enabled" if bucket.versioning else "Suspended"
+            ),
+            opts=depends,
+        )
+        minio.IlmPolicy(
+            f"{name}-bucket-{bucket.name}-lifecycle",
+            bucket=resource.bucket,
+            rules=[
+                minio.IlmPolicyRuleArgs(
+                    id=rule.id,
+                    status="Enabled",
+                    filter=rule.prefix or None,
+                    expiration=f"{rule.expire_days}d" if rule.expire_days else None,
+                    noncurrent_version_expiration_days=rule.noncurrent_expire_days,
+                )
+                for rule in bucket.lifecycle
+            ],
+            opts=depends,
+        )
+        return physical
+
+    def _user(self, name: str, user: ServiceUser, managed: pulumi.ResourceOptions) -> pulumi.Output[str]:
+        secret = random.RandomPassword(
+            f"{name}-user-{user.name}-secret", length=40, special=False, opts=pulumi.ResourceOptions(parent=self)
+        ).result
+        physical_user = self._stack.physical_name(user.name)
+        iam_user = minio.IamUser(
+            f"{name}-user-{user.name}",
+            name=physical_user,
+            secret=secret,
+            force_destroy=not self._stack.is_prod,
+            tags={"owner": self._stack.owner, "environment": self._stack.environment},
+            opts=managed,
+        )
+        policy = minio.IamPolicy(
+            f"{name}-user-{user.name}-policy",
+            name=f"{physical_user}-access",
+            policy=policy_document(self._stack, user.grants),
+            opts=managed,
+        )
+        minio.IamUserPolicyAttachment(
+            f"{name}-user-{user.name}-policy-attachment",
+            user_name=iam_user.name,
+            policy_name=policy.name,
+            opts=managed,
+        )
+        return secret
+
+    def credentials(self, user: str) -> tuple[str, pulumi.Output[str]]:
+        """Access key and secret key of a declared service user, for a consumer's secret env."""
+        return self._stack.physical_name(user), self.user_secrets[user]
+
+
+def _highest(classifications: Iterable[DataClassification]) -> str:
+    """The most sensitive classification among the buckets: what the server's volume holds."""
+    order = list(DataClassification)
+    return max(classifications, key=order.index, default=DataClassification.INTERNAL).value

@@ -1,0 +1,79 @@
+"""What every runtime offers the service components, whichever engine runs the containers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+
+from components.runtime.stack import StackSettings
+from components.runtime.workload import Endpoint, Port, Workload, WorkloadIdentity
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeployedWorkload:
+    """A rendered workload: where others reach it and what dependents must wait for."""
+
+    identity: WorkloadIdentity
+    internal: dict[str, Endpoint]
+    resources: Sequence[pulumi.Resource] = field(default_factory=tuple)
+
+    def endpoint(self, port_name: str) -> Endpoint:
+        """The in-platform endpoint of the named port."""
+        return self.internal[port_name]
+
+
+class Runtime(pulumi.ComponentResource, ABC):
+    """Turns `Workload` specs into provider resources on one target (Docker or Kubernetes)."""
+
+    stack: StackSettings
+
+    def __init__(
+        self, type_token: str, name: str, stack: StackSettings, opts: pulumi.ResourceOptions | None
+    ) -> None:
+        super().__init__(type_token, name, None, opts)
+        self.stack = stack
+
+    @abstractmethod
+    def internal_host(self, identity: WorkloadIdentity) -> str:
+        """The stable in-platform host name of a workload (colour-independent)."""
+
+    @abstractmethod
+    def deploy(self, workload: Workload, *, parent: pulumi.Resource) -> DeployedWorkload:
+        """Render one workload as children of `parent`; stateful ones are protected in prod."""
+
+    def endpoints(self, identity: WorkloadIdentity, ports: Sequence[Port]) -> dict[str, Endpoint]:
+        """In-platform endpoints of a workload's ports, keyed by port name."""
+        host = self.internal_host(identity)
+        return {port.name: Endpoint(host=host, port=port.container_port) for port in ports}
+
+    def child_opts(
+        self, parent: pulumi.Resource, *, protect: bool = False, depends_on: Sequence[pulumi.Resource] = ()
+    ) -> pulumi.ResourceOptions:
+        """Options of a resource rendered for a component: parented, on this runtime's provider."""
+        return pulumi.ResourceOptions(
+            parent=parent,
+            protect=protect,
+            depends_on=list(depends_on),
+            provider=self.provider,
+        )
+
+    @property
+    @abstractmethod
+    def provider(self) -> pulumi.ProviderResource:
+        """The explicit provider every rendered resource uses."""
+
+
+def content_hash(workload: Workload) -> str:
+    """Hash of a workload's non-secret configuration; changing a file restarts the pods."""
+    payload = {
+        "env": workload.env,
+        "files": {f.path: f.content for f in workload.config_files},
+        "secret_keys": sorted(workload.secret_env),
+        "secret_files": sorted(f.path for f in workload.secret_files),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]

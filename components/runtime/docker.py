@@ -1,0 +1,173 @@
+"""Docker runtime: one network per stack, workloads as containers on one Docker engine.
+
+Creates, per stack: a Provider and a bridge Network. Per workload: a RemoteImage (once
+per image), named Volumes, and a Container with a healthcheck, restart policy, env and
+secret env, uploaded config files, ports published on 127.0.0.1 only, a read-only root
+with tmpfs scratch dirs, all capabilities dropped, no-new-privileges and the labels.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_docker as docker
+
+from components.runtime import labels
+from components.runtime.base import DeployedWorkload, Runtime, content_hash
+from components.runtime.quantities import cpu_cores, memory_bytes
+from components.runtime.stack import SettingsModel, StackSettings
+from components.runtime.workload import Probe, Workload, WorkloadIdentity, WorkloadKind
+
+LOOPBACK = "127.0.0.1"
+
+
+class DockerSettings(SettingsModel):
+    """Which Docker engine to talk to."""
+
+    host: str = "unix:///var/run/docker.sock"
+
+
+class DockerRuntime(Runtime):
+    """Renders workloads as containers on one Docker network."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        stack: StackSettings,
+        settings: DockerSettings,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("dataplatform:runtime:Docker", name, stack, opts)
+        self.settings = settings
+        self._provider = docker.Provider(
+            f"{name}-provider", host=settings.host, opts=pulumi.ResourceOptions(parent=self)
+        )
+        self.network_name = f"{stack.prefix}-net"
+        self.network = docker.Network(
+            f"{name}-network",
+            name=self.network_name,
+            driver="bridge",
+            labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in labels.stack_labels(stack).items()],
+            opts=pulumi.ResourceOptions(parent=self, provider=self._provider),
+        )
+        self._images: dict[str, docker.RemoteImage] = {}
+        self.register_outputs({"network": self.network_name})
+
+    @property
+    def provider(self) -> pulumi.ProviderResource:
+        """The stack's Docker provider."""
+        return self._provider
+
+    def internal_host(self, identity: WorkloadIdentity) -> str:
+        """The colour-independent network alias `<service>-<component>`."""
+        return identity.base_name
+
+    def _image(self, image: str) -> docker.RemoteImage:
+        """One RemoteImage per distinct image, shared by every workload that runs it."""
+        if image not in self._images:
+            slug = image.split("/")[-1].replace(":", "-").replace(".", "-").lower()
+            self._images[image] = docker.RemoteImage(
+                f"{self.stack.prefix}-image-{slug}",
+                name=image,
+                keep_locally=True,
+                opts=pulumi.ResourceOptions(parent=self, provider=self._provider),
+            )
+        return self._images[image]
+
+    def deploy(self, workload: Workload, *, parent: pulumi.Resource) -> DeployedWorkload:
+        """Render `workload` as a container (plus its volumes) under `parent`."""
+        identity = workload.identity
+        prefix = f"{self.stack.prefix}-{identity.name}"
+        stateful = workload.kind is WorkloadKind.STATEFUL
+        protect = stateful and self.stack.is_prod
+        object_labels = labels.workload_labels(
+            self.stack,
+            identity,
+            data_classification=workload.data_classification,
+            extra={**workload.extra_labels, "dataplatform.io/config-hash": content_hash(workload)},
+        )
+        mounts: list[docker.ContainerMountArgs] = []
+        volumes: list[pulumi.Resource] = []
+        for volume in workload.volumes:
+            docker_volume = docker.Volume(
+                f"{prefix}-{volume.name}",
+                name=f"{prefix}-{volume.name}",
+                labels=[
+                    docker.VolumeLabelArgs(label=k, value=v)
+                    for k, v in {**object_labels, "dataplatform.io/requested-size": volume.size}.items()
+                ],
+                opts=self.child_opts(parent, protect=protect),
+            )
+            volumes.append(docker_volume)
+            mounts.append(
+                docker.ContainerMountArgs(target=volume.mount_path, type="volume", source=docker_volume.name)
+            )
+        envs: list[pulumi.Input[str]] = [f"{k}={v}" for k, v in sorted(workload.env.items())]
+        envs += [
+            pulumi.Output.secret(value).apply(lambda v, key=key: f"{key}={v}")
+            for key, value in sorted(workload.secret_env.items())
+        ]
+        uploads = [docker.ContainerUploadArgs(file=f.path, content=f.content) for f in workload.config_files]
+        uploads += [
+            docker.ContainerUploadArgs(file=f.path, content=pulumi.Output.secret(f.content))
+            for f in workload.secret_files
+        ]
+        sec = workload.security
+        container = docker.Container(
+            prefix,
+            name=prefix,
+            image=self._image(workload.image).image_id,
+            command=[*workload.command, *workload.args] or None,
+            envs=envs or None,
+            uploads=uploads or None,
+            mounts=mounts or None,
+            tmpfs={s.mount_path: f"rw,noexec,nosuid,size={memory_bytes(s.size_limit)}" for s in workload.scratch}
+            or None,
+            ports=[
+                docker.ContainerPortArgs(
+                    internal=port.container_port,
+                    external=port.admin_host_port,
+                    ip=LOOPBACK,
+                    protocol=port.protocol.lower(),
+                )
+                for port in workload.ports
+                if port.admin_host_port is not None
+            ]
+            or None,
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(
+                    name=self.network.name, aliases=[identity.base_name, identity.name]
+                )
+            ],
+            healthcheck=_healthcheck(workload.readiness),
+            restart="unless-stopped",
+            user=f"{sec.run_as_user}:{sec.run_as_group}",
+            read_only=sec.read_only_root_filesystem,
+            capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"]),
+            security_opts=["no-new-privileges:true"],
+            privileged=False,
+            memory=memory_bytes(workload.resources.memory_limit) // 2**20,
+            memory_reservation=memory_bytes(workload.resources.memory_request) // 2**20,
+            cpus=f"{cpu_cores(workload.resources.cpu_limit):g}",
+            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in object_labels.items()],
+            wait=True,
+            wait_timeout=300,
+            opts=self.child_opts(parent, depends_on=[self.network, *volumes]),
+        )
+        return DeployedWorkload(
+            identity=identity,
+            internal=self.endpoints(identity, workload.ports),
+            resources=(container,),
+        )
+
+
+def _healthcheck(probe: Probe) -> docker.ContainerHealthcheckArgs:
+    if not probe.exec_command:
+        raise ValueError("a Docker workload needs a probe with exec_command for its healthcheck")
+    return docker.ContainerHealthcheckArgs(
+        tests=["CMD", *probe.exec_command],
+        interval=f"{probe.period_seconds}s",
+        timeout=f"{probe.timeout_seconds}s",
+        retries=probe.failure_threshold,
+        start_period=f"{probe.initial_delay_seconds}s",
+    )

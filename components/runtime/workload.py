@@ -1,0 +1,183 @@
+"""The `Workload` spec: what a service component asks the runtime to run.
+
+Components describe containers in these terms only; `components/runtime/docker.py` and
+`components/runtime/kubernetes.py` turn a `Workload` into provider resources. Nothing in
+here imports a provider SDK.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import pulumi
+
+
+class WorkloadKind(StrEnum):
+    """How the workload is scheduled: stateless replicas or a stateful set with volumes."""
+
+    STATELESS = "stateless"
+    STATEFUL = "stateful"
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkloadIdentity:
+    """Who a workload is: the service, its component, and (under blue-green) its colour."""
+
+    service: str
+    component: str
+    version: str
+    color: str | None = None
+
+    @property
+    def base_name(self) -> str:
+        """`<service>-<component>`, the colour-independent part of every resource name."""
+        return f"{self.service}-{self.component}"
+
+    @property
+    def name(self) -> str:
+        """`<service>-<component>[-<color>]`: the workload's own resource name."""
+        return f"{self.base_name}-{self.color}" if self.color else self.base_name
+
+
+@dataclass(frozen=True, kw_only=True)
+class Port:
+    """A container port; `admin_host_port` marks it as the operator's admin port.
+
+    Docker publishes an admin port on 127.0.0.1:`admin_host_port`; Kubernetes admits the
+    stack's admin CIDRs to it (the operator reaches it by port-forward or internal LB).
+    """
+
+    name: str
+    container_port: int
+    protocol: str = "TCP"
+    admin_host_port: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Probe:
+    """A health probe: HTTP GET when `path` is set, TCP otherwise.
+
+    `exec_command` is what Docker's healthcheck runs inside the container, since Docker
+    has no HTTP probe of its own; it must use a binary that the image ships.
+    """
+
+    port: int
+    path: str | None = None
+    exec_command: tuple[str, ...] = ()
+    initial_delay_seconds: int = 10
+    period_seconds: int = 10
+    timeout_seconds: int = 5
+    failure_threshold: int = 6
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resources:
+    """CPU and memory requests and limits in Kubernetes quantity notation."""
+
+    cpu_request: str
+    cpu_limit: str
+    memory_request: str
+    memory_limit: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Volume:
+    """A persistent volume mounted at `mount_path`; `size` is a Kubernetes quantity."""
+
+    name: str
+    mount_path: str
+    size: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScratchDir:
+    """A writable, ephemeral directory (emptyDir / tmpfs) for images with read-only roots."""
+
+    name: str
+    mount_path: str
+    size_limit: str = "256Mi"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConfigFile:
+    """A non-secret file placed at `path` (Kubernetes ConfigMap, Docker upload)."""
+
+    path: str
+    content: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecretFile:
+    """A file whose content is a secret `Output` (Kubernetes Secret, Docker upload)."""
+
+    path: str
+    content: pulumi.Output[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Connection:
+    """A network connection this workload opens to another workload's port.
+
+    The Kubernetes runtime turns every connection into NetworkPolicy allow rules
+    (egress from this workload, ingress on the target); Docker ignores it.
+    """
+
+    service: str
+    component: str
+    port: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Endpoint:
+    """A network address of a workload as seen from inside the platform or by the operator."""
+
+    host: str
+    port: int
+    scheme: str = "http"
+
+    @property
+    def address(self) -> str:
+        """`host:port`."""
+        return f"{self.host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """`scheme://host:port`."""
+        return f"{self.scheme}://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecurityProfile:
+    """The non-root identity the container runs as."""
+
+    run_as_user: int
+    run_as_group: int
+    fs_group: int | None = None
+    read_only_root_filesystem: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class Workload:
+    """Everything a runtime needs to run one container-based tier of a service."""
+
+    identity: WorkloadIdentity
+    kind: WorkloadKind
+    image: str
+    ports: tuple[Port, ...]
+    resources: Resources
+    readiness: Probe
+    liveness: Probe
+    security: SecurityProfile
+    command: tuple[str, ...] = ()
+    args: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    secret_env: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+    config_files: tuple[ConfigFile, ...] = ()
+    secret_files: tuple[SecretFile, ...] = ()
+    volumes: tuple[Volume, ...] = ()
+    scratch: tuple[ScratchDir, ...] = ()
+    connections: tuple[Connection, ...] = ()
+    replicas: int = 1
+    data_classification: str | None = None
+    extra_labels: dict[str, str] = field(default_factory=dict)

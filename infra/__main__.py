@@ -1,0 +1,5 @@
+"""Entry point Pulumi runs for every stack (`main: infra/` in Pulumi.yaml)."""
+
+from infra.program import run
+
+run()

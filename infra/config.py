@@ -1,0 +1,122 @@
+"""The whole stack config as one frozen, typed `PlatformConfig`, validated before any resource.
+
+Each section of `Pulumi.<stack>.yaml` is one config key of the `data-platform` project
+and one field here; the sections' models belong to the components that use them.
+Errors name the stack, the key path and what was expected.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, Self
+
+import pulumi
+from pydantic import ValidationError, model_validator
+
+from components.common import AdminEndpoint
+from components.object_store import ObjectStoreSettings
+from components.runtime.docker import DockerSettings
+from components.runtime.kubernetes import KubernetesSettings
+from components.runtime.stack import SettingsModel, StackSettings, Target
+
+PROJECT = "data-platform"
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+
+
+class ConfigError(Exception):
+    """Stack config that does not describe a valid platform; the message lists every problem."""
+
+    def __init__(self, stack: str, problems: list[str]) -> None:
+        self.stack = stack
+        self.problems = problems
+        lines = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"stack {stack!r} has invalid config:\n{lines}")
+
+
+class AdminAccess(SettingsModel):
+    """Where the machine running `pulumi up` reaches each server's admin port."""
+
+    minio: AdminEndpoint
+
+
+class PlatformConfig(SettingsModel):
+    """Everything one stack declares; the only place stacks differ."""
+
+    platform: StackSettings
+    docker: DockerSettings | None = None
+    kubernetes: KubernetesSettings | None = None
+    admin_access: AdminAccess
+    object_store: ObjectStoreSettings
+
+    @model_validator(mode="after")
+    def _target_consistent(self) -> Self:
+        target = self.platform.target
+        if target is Target.DOCKER:
+            if self.docker is None:
+                raise ValueError("platform.target is 'docker' but the 'docker' section is missing")
+            if self.kubernetes is not None:
+                raise ValueError("platform.target is 'docker': remove the 'kubernetes' section")
+            for service, endpoint in self.admin_access:
+                if endpoint.host not in LOOPBACK_HOSTS:
+                    raise ValueError(
+                        f"adminAccess.{service}.host must be 127.0.0.1 on docker "
+                        f"(ports are published on loopback only), got {endpoint.host!r}"
+                    )
+        if target is Target.KUBERNETES:
+            if self.kubernetes is None:
+                raise ValueError("platform.target is 'kubernetes' but the 'kubernetes' section is missing")
+            if self.docker is not None:
+                raise ValueError("platform.target is 'kubernetes': remove the 'docker' section")
+        return self
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    if not loc:
+        return f"{PROJECT} (across sections)"
+    head, *rest = [str(part) for part in loc]
+    path = f"{PROJECT}:{head}"
+    for part in rest:
+        path += f"[{part}]" if part.isdigit() else f".{part}"
+    return path
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    loc = tuple(error.get("loc", ()))
+    kind = error.get("type", "")
+    message = str(error.get("msg", "")).removeprefix("Value error, ")
+    if kind == "missing":
+        return f"{_key_path(loc)}: required key is missing"
+    if kind == "extra_forbidden":
+        return f"{_key_path(loc)}: unknown key (check the spelling; keys are camelCase)"
+    got = error.get("input")
+    shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
+    return f"{_key_path(loc)}: {message}{shown}"
+
+
+def parse_config(stack: str, raw: Mapping[str, Any]) -> PlatformConfig:
+    """Validate the stack's config sections (keys without the project prefix)."""
+    try:
+        return PlatformConfig.model_validate(dict(raw))
+    except ValidationError as error:
+        problems = [_describe(e) for e in error.errors(include_url=False)]  # type: ignore[arg-type]
+        raise ConfigError(stack, problems) from None
+
+
+def load_from_pulumi() -> PlatformConfig:
+    """Read and validate the running stack's config from the Pulumi engine."""
+    config = pulumi.Config(PROJECT)
+    raw: dict[str, Any] = {}
+    for field in PlatformConfig.model_fields.values():
+        key = field.alias or ""
+        value = config.get(key)
+        if value is not None:
+            raw[key] = _decode(value)
+    return parse_config(pulumi.get_stack(), raw)
+
+
+def _decode(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError:
+        return value

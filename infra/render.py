@@ -1,0 +1,237 @@
+"""Offline render: run the real program under Pulumi's mocks with a stack's real config file.
+
+The mock monitor records every registration request as the engine would receive it
+(type, name, parent, provider, inputs in wire form, options, dependency edges); inputs
+that are secrets render as "[secret]", unknown values as "[unknown]". Nothing leaves
+the process: no engine, no provider plugin, no cloud.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.config import set_all_config
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from infra.config import PROJECT
+
+SECRET = "[secret]"
+UNKNOWN = "[unknown]"
+_SIG = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+_RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
+_UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def stack_file(stack: str, root: Path = _REPO_ROOT) -> Path:
+    """`Pulumi.<stack>.yaml` in the project root."""
+    return root / f"Pulumi.{stack}.yaml"
+
+
+def read_stack_config(path: Path) -> tuple[dict[str, str], list[str]]:
+    """A stack file's config as the engine hands it to the program: `project:key` -> string.
+
+    Values encrypted with `secure:` cannot be decrypted offline; they become "[secret]"
+    placeholders and their keys are marked secret, so the program still runs.
+    """
+    document = yaml.safe_load(path.read_text()) or {}
+    config: dict[str, str] = {}
+    secret_keys: list[str] = []
+    for key, value in (document.get("config") or {}).items():
+        full_key = key if ":" in key else f"{PROJECT}:{key}"
+        value, had_secret = _strip_secure(value)
+        if had_secret:
+            secret_keys.append(full_key)
+        config[full_key] = value if isinstance(value, str) else json.dumps(value)
+    return config, secret_keys
+
+
+def _strip_secure(value: Any) -> tuple[Any, bool]:
+    if isinstance(value, dict):
+        if set(value) == {"secure"}:
+            return SECRET, True
+        found = False
+        result = {}
+        for k, v in value.items():
+            result[k], inner = _strip_secure(v)
+            found = found or inner
+        return result, found
+    if isinstance(value, list):
+        pairs = [_strip_secure(v) for v in value]
+        return [v for v, _ in pairs], any(s for _, s in pairs)
+    return value, False
+
+
+def _plain(value: Any) -> Any:
+    """Turn a wire-form property value into JSON, replacing secrets and unknowns."""
+    if isinstance(value, dict):
+        sig = value.get(_SIG)
+        if sig == _SECRET_SIG:
+            return SECRET
+        if sig == _RESOURCE_SIG:
+            return {"urn": value.get("urn"), "id": _plain(value.get("id"))}
+        return {k: _plain(v) for k, v in sorted(value.items())}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if value == _UNKNOWN_VALUE:
+        return UNKNOWN
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _provider_urn(reference: str) -> str | None:
+    """`urn::id` provider reference -> provider URN."""
+    return reference.rsplit("::", 1)[0] if reference else None
+
+
+class _Mocks(pulumi_mocks.Mocks):
+    """Returns inputs as state, with deterministic ids and fake values for generated secrets."""
+
+    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
+        state = dict(args.inputs)
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            fake = f"mock-{args.name}"
+            state |= {"result": fake, "bcryptHash": f"$2a$10$mock{args.name}"}
+        if args.typ == "docker:index/remoteImage:RemoteImage":
+            state["imageId"] = f"sha256:mock-{args.inputs.get('name', args.name)}"
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        return {}, None
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    """A MockMonitor that keeps each registration request, in order, in engine wire form."""
+
+    def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
+        super().__init__(mocks)
+        self.records: list[dict[str, Any]] = []
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        inputs = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
+        property_deps = {
+            key: sorted(deps.urns) for key, deps in sorted(request.propertyDependencies.items()) if deps.urns
+        }
+        self.records.append(
+            {
+                "urn": response.urn,
+                "type": request.type,
+                "name": request.name,
+                "custom": bool(request.custom),
+                "parent": request.parent or None,
+                "provider": _provider_urn(request.provider),
+                "inputs": _plain(inputs),
+                "options": {
+                    "protect": bool(request.protect),
+                    "retain_on_delete": bool(request.retainOnDelete),
+                    "delete_before_replace": bool(request.deleteBeforeReplace),
+                    "ignore_changes": sorted(request.ignoreChanges),
+                    "depends_on": sorted(request.dependencies),
+                },
+                "dependencies": sorted(
+                    {*request.dependencies, *(u for deps in property_deps.values() for u in deps)}
+                ),
+                "property_dependencies": property_deps,
+            }
+        )
+        return response
+
+
+@dataclass(frozen=True)
+class Render:
+    """The resources one stack declares, as the engine would receive them."""
+
+    stack: str
+    project: str
+    resources: list[dict[str, Any]]
+
+    def to_json(self) -> str:
+        """Deterministic JSON: resources sorted by URN, keys sorted."""
+        payload = {
+            "stack": self.stack,
+            "project": self.project,
+            "resources": sorted(self.resources, key=lambda r: r["urn"]),
+        }
+        return json.dumps(payload, indent=2, sort_keys=True) + "\n"
+
+    def of_type(self, type_token: str) -> list[dict[str, Any]]:
+        """Resources whose type token equals `type_token`."""
+        return [r for r in self.resources if r["type"] == type_token]
+
+    def named(self, name: str) -> dict[str, Any]:
+        """The one resource with this logical name."""
+        matches = [r for r in self.resources if r["name"] == name]
+        if len(matches) != 1:
+            raise KeyError(f"{len(matches)} resources named {name!r}")
+        return matches[0]
+
+
+def render_stack(stack: str, *, config_file: Path | None = None, preview: bool = True) -> Render:
+    """Run the program for `stack` under mocks and return what it declares.
+
+    Each render runs in a fresh context (new settings, new root stack resource), so two
+    renders in one process never see each other's resources.
+    """
+    path = config_file or stack_file(stack)
+    if not path.exists():
+        raise FileNotFoundError(f"no stack config {path}; expected Pulumi.{stack}.yaml in {_REPO_ROOT}")
+    config, secret_keys = read_stack_config(path)
+    return contextvars.Context().run(_render_in_context, stack, config, secret_keys, preview)
+
+
+def _render_in_context(stack: str, config: dict[str, str], secret_keys: list[str], preview: bool) -> Render:
+    from infra.program import run  # imported here so the provider SDKs load only when rendering
+
+    pulumi_settings.ROOT.set(None)
+    set_all_config(config, secret_keys)
+    monitor = _RecordingMonitor(_Mocks())
+    pulumi.runtime.set_mocks(_Mocks(), project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    _sync_await(run_pulumi_func(run))
+    return Render(stack=stack, project=PROJECT, resources=monitor.records)
+
+
+def kubernetes_objects(render: Render) -> list[dict[str, Any]]:
+    """Every Kubernetes object of a render as a manifest (apiVersion, kind, metadata, ...)."""
+    objects = []
+    for resource in render.resources:
+        if not resource["type"].startswith("kubernetes:") or resource["type"] == "pulumi:providers:kubernetes":
+            continue
+        inputs = dict(resource["inputs"])
+        if "apiVersion" not in inputs or "kind" not in inputs:
+            continue
+        objects.append(inputs)
+    return objects
+
+
+def manifest_filename(obj: dict[str, Any]) -> str:
+    """`<namespace>--<kind>--<name>.yaml`, stable and unique per object."""
+    metadata = obj.get("metadata", {})
+    parts = [metadata.get("namespace", "cluster"), obj["kind"], metadata.get("name", "unnamed")]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", "--".join(parts)).lower() + ".yaml"
+
+
+def write_manifests(render: Render, directory: Path) -> list[Path]:
+    """Write each Kubernetes object of the render to its own YAML file in `directory`."""
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for obj in kubernetes_objects(render):
+        path = directory / manifest_filename(obj)
+        path.write_text(yaml.safe_dump(obj, sort_keys=True, default_flow_style=False))
+        written.append(path)
+    return sorted(written)
