@@ -64,7 +64,9 @@ class LifecycleRule(SettingsModel):
     @model_validator(mode="after")
     def _does_something(self) -> Self:
         if self.expire_days is None and self.noncurrent_expire_days is None:
-            raise ValueError(f"lifecycle rule {self.id!r} sets neither expireDays nor noncurrentExpireDays")
+            raise ValueError(
+                f"lifecycle rule {self.id!r} sets neither expireDays nor noncurrentExpireDays"
+            )
         return self
 
 
@@ -102,7 +104,13 @@ _ACTIONS: dict[BucketAccess, tuple[tuple[str, ...], tuple[str, ...]]] = {
     BucketAccess.READ: (("s3:GetBucketLocation", "s3:ListBucket"), ("s3:GetObject",)),
     BucketAccess.READ_WRITE: (
         ("s3:GetBucketLocation", "s3:ListBucket", "s3:ListBucketMultipartUploads"),
-        ("s3:AbortMultipartUpload", "s3:DeleteObject", "s3:GetObject", "s3:ListMultipartUploadParts", "s3:PutObject"),
+        (
+            "s3:AbortMultipartUpload",
+            "s3:DeleteObject",
+            "s3:GetObject",
+            "s3:ListMultipartUploadParts",
+            "s3:PutObject",
+        ),
     ),
     BucketAccess.WRITE_ONLY: (
         ("s3:GetBucketLocation",),
@@ -151,7 +159,9 @@ class ObjectStoreSettings(SettingsModel):
         for user in self.users:
             for grant in user.grants:
                 if grant.bucket not in names:
-                    raise ValueError(f"user {user.name!r} is granted unknown bucket {grant.bucket!r}")
+                    raise ValueError(
+                        f"user {user.name!r} is granted unknown bucket {grant.bucket!r}"
+                    )
         return self
 
 
@@ -241,13 +251,23 @@ class ObjectStore(pulumi.ComponentResource):
             kind=WorkloadKind.STATEFUL,
             image=settings.image,
             command=("minio",),
-            args=("server", "/data", "--address", f":{API_PORT}", "--console-address", f":{CONSOLE_PORT}"),
+            args=(
+                "server",
+                "/data",
+                "--address",
+                f":{API_PORT}",
+                "--console-address",
+                f":{CONSOLE_PORT}",
+            ),
             ports=(
                 Port(name="api", container_port=API_PORT, admin_host_port=admin.port),
                 Port(name="console", container_port=CONSOLE_PORT),
             ),
             env={"MINIO_BROWSER_REDIRECT": "off", "HOME": "/tmp", "MC_CONFIG_DIR": "/tmp/.mc"},
-            secret_env={"MINIO_ROOT_USER": self.root_user, "MINIO_ROOT_PASSWORD": self.root_password},
+            secret_env={
+                "MINIO_ROOT_USER": self.root_user,
+                "MINIO_ROOT_PASSWORD": self.root_password,
+            },
             volumes=(Volume(name="data", mount_path="/data", size=settings.volume_size),),
             scratch=(ScratchDir(name="tmp", mount_path="/tmp"),),
             resources=settings.resources.to_resources(),
@@ -277,7 +297,9 @@ class ObjectStore(pulumi.ComponentResource):
             force_destroy=False,
             opts=stateful,
         )
-        depends = pulumi.ResourceOptions.merge(managed, pulumi.ResourceOptions(depends_on=[resource]))
+        depends = pulumi.ResourceOptions.merge(
+            managed, pulumi.ResourceOptions(depends_on=[resource])
+        )
         minio.S3BucketVersioning(
             f"{name}-bucket-{bucket.name}-versioning",
             bucket=resource.bucket,
@@ -303,9 +325,14 @@ class ObjectStore(pulumi.ComponentResource):
         )
         return physical
 
-    def _user(self, name: str, user: ServiceUser, managed: pulumi.ResourceOptions) -> pulumi.Output[str]:
+    def _user(
+        self, name: str, user: ServiceUser, managed: pulumi.ResourceOptions
+    ) -> pulumi.Output[str]:
         secret = random.RandomPassword(
-            f"{name}-user-{user.name}-secret", length=40, special=False, opts=pulumi.ResourceOptions(parent=self)
+            f"{name}-user-{user.name}-secret",
+            length=40,
+            special=False,
+            opts=pulumi.ResourceOptions(parent=self),
         ).result
         physical_user = self._stack.physical_name(user.name)
         iam_user = minio.IamUser(

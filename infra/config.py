@@ -65,7 +65,9 @@ class PlatformConfig(SettingsModel):
                     )
         if target is Target.KUBERNETES:
             if self.kubernetes is None:
-                raise ValueError("platform.target is 'kubernetes' but the 'kubernetes' section is missing")
+                raise ValueError(
+                    "platform.target is 'kubernetes' but the 'kubernetes' section is missing"
+                )
             if self.docker is not None:
                 raise ValueError("platform.target is 'kubernetes': remove the 'docker' section")
         return self
@@ -111,11 +113,12 @@ def load_from_pulumi() -> PlatformConfig:
         key = field.alias or ""
         value = config.get(key)
         if value is not None:
-            raw[key] = _decode(value)
+            raw[key] = decode_value(value)
     return parse_config(pulumi.get_stack(), raw)
 
 
-def _decode(value: str) -> Any:
+def decode_value(value: str) -> Any:
+    """A config value as the engine passes it (JSON for objects) -> Python value."""
     try:
         return json.loads(value)
     except json.JSONDecodeError:

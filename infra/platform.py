@@ -18,15 +18,21 @@ def build_runtime(config: PlatformConfig, parent: pulumi.Resource) -> Runtime:
     opts = pulumi.ResourceOptions(parent=parent)
     if stack.target is Target.DOCKER:
         assert config.docker is not None  # guaranteed by PlatformConfig's validator
-        return DockerRuntime(f"{stack.prefix}-runtime", stack=stack, settings=config.docker, opts=opts)
+        return DockerRuntime(
+            f"{stack.prefix}-runtime", stack=stack, settings=config.docker, opts=opts
+        )
     assert config.kubernetes is not None
-    return KubernetesRuntime(f"{stack.prefix}-runtime", stack=stack, settings=config.kubernetes, opts=opts)
+    return KubernetesRuntime(
+        f"{stack.prefix}-runtime", stack=stack, settings=config.kubernetes, opts=opts
+    )
 
 
 class DataPlatform(pulumi.ComponentResource):
     """The whole platform of one stack: runtime, then services in dependency order."""
 
-    def __init__(self, name: str, *, config: PlatformConfig, opts: pulumi.ResourceOptions | None = None):
+    def __init__(
+        self, name: str, *, config: PlatformConfig, opts: pulumi.ResourceOptions | None = None
+    ):
         super().__init__("dataplatform:platform:DataPlatform", name, None, opts)
         stack = config.platform
         self.runtime = build_runtime(config, self)

@@ -24,7 +24,7 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from infra.config import PROJECT
+from infra.config import PROJECT, decode_value, parse_config
 
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
@@ -105,6 +105,10 @@ class _Mocks(pulumi_mocks.Mocks):
         if args.typ == "random:index/randomPassword:RandomPassword":
             fake = f"mock-{args.name}"
             state |= {"result": fake, "bcryptHash": f"$2a$10$mock{args.name}"}
+        if args.typ == "tls:index/privateKey:PrivateKey":
+            state["privateKeyPem"] = f"mock-private-key-{args.name}"
+        if args.typ == "tls:index/selfSignedCert:SelfSignedCert":
+            state["certPem"] = f"mock-certificate-{args.name}"
         if args.typ == "docker:index/remoteImage:RemoteImage":
             state["imageId"] = f"sha256:mock-{args.inputs.get('name', args.name)}"
         return f"{args.name}-id", state
@@ -120,13 +124,15 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.records: list[dict[str, Any]] = []
 
-    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+    def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
         inputs = json_format.MessageToDict(request.object, preserving_proto_field_name=True)
         property_deps = {
-            key: sorted(deps.urns) for key, deps in sorted(request.propertyDependencies.items()) if deps.urns
+            key: sorted(deps.urns)
+            for key, deps in sorted(request.propertyDependencies.items())
+            if deps.urns
         }
         self.records.append(
             {
@@ -190,18 +196,33 @@ def render_stack(stack: str, *, config_file: Path | None = None, preview: bool =
     """
     path = config_file or stack_file(stack)
     if not path.exists():
-        raise FileNotFoundError(f"no stack config {path}; expected Pulumi.{stack}.yaml in {_REPO_ROOT}")
+        raise FileNotFoundError(
+            f"no stack config {path}; expected Pulumi.{stack}.yaml in {_REPO_ROOT}"
+        )
     config, secret_keys = read_stack_config(path)
+    # Validate first so a bad stack file fails with ConfigError, not inside the mocked engine.
+    parse_config(
+        stack,
+        {
+            key.split(":", 1)[1]: decode_value(value)
+            for key, value in config.items()
+            if key.startswith(f"{PROJECT}:")
+        },
+    )
     return contextvars.Context().run(_render_in_context, stack, config, secret_keys, preview)
 
 
-def _render_in_context(stack: str, config: dict[str, str], secret_keys: list[str], preview: bool) -> Render:
+def _render_in_context(
+    stack: str, config: dict[str, str], secret_keys: list[str], preview: bool
+) -> Render:
     from infra.program import run  # imported here so the provider SDKs load only when rendering
 
     pulumi_settings.ROOT.set(None)
     set_all_config(config, secret_keys)
     monitor = _RecordingMonitor(_Mocks())
-    pulumi.runtime.set_mocks(_Mocks(), project=PROJECT, stack=stack, preview=preview, monitor=monitor)
+    pulumi.runtime.set_mocks(
+        _Mocks(), project=PROJECT, stack=stack, preview=preview, monitor=monitor
+    )
     _sync_await(run_pulumi_func(run))
     return Render(stack=stack, project=PROJECT, resources=monitor.records)
 
@@ -210,7 +231,10 @@ def kubernetes_objects(render: Render) -> list[dict[str, Any]]:
     """Every Kubernetes object of a render as a manifest (apiVersion, kind, metadata, ...)."""
     objects = []
     for resource in render.resources:
-        if not resource["type"].startswith("kubernetes:") or resource["type"] == "pulumi:providers:kubernetes":
+        if (
+            not resource["type"].startswith("kubernetes:")
+            or resource["type"] == "pulumi:providers:kubernetes"
+        ):
             continue
         inputs = dict(resource["inputs"])
         if "apiVersion" not in inputs or "kind" not in inputs:

@@ -52,7 +52,11 @@ class Runtime(pulumi.ComponentResource, ABC):
         return {port.name: Endpoint(host=host, port=port.container_port) for port in ports}
 
     def child_opts(
-        self, parent: pulumi.Resource, *, protect: bool = False, depends_on: Sequence[pulumi.Resource] = ()
+        self,
+        parent: pulumi.Resource,
+        *,
+        protect: bool = False,
+        depends_on: Sequence[pulumi.Resource] = (),
     ) -> pulumi.ResourceOptions:
         """Options of a resource rendered for a component: parented, on this runtime's provider."""
         return pulumi.ResourceOptions(

@@ -39,7 +39,7 @@ class DockerRuntime(Runtime):
     ) -> None:
         super().__init__("dataplatform:runtime:Docker", name, stack, opts)
         self.settings = settings
-        self._provider = docker.Provider(
+        self._target_provider = docker.Provider(
             f"{name}-provider", host=settings.host, opts=pulumi.ResourceOptions(parent=self)
         )
         self.network_name = f"{stack.prefix}-net"
@@ -47,8 +47,11 @@ class DockerRuntime(Runtime):
             f"{name}-network",
             name=self.network_name,
             driver="bridge",
-            labels=[docker.NetworkLabelArgs(label=k, value=v) for k, v in labels.stack_labels(stack).items()],
-            opts=pulumi.ResourceOptions(parent=self, provider=self._provider),
+            labels=[
+                docker.NetworkLabelArgs(label=k, value=v)
+                for k, v in labels.stack_labels(stack).items()
+            ],
+            opts=pulumi.ResourceOptions(parent=self, provider=self._target_provider),
         )
         self._images: dict[str, docker.RemoteImage] = {}
         self.register_outputs({"network": self.network_name})
@@ -56,7 +59,7 @@ class DockerRuntime(Runtime):
     @property
     def provider(self) -> pulumi.ProviderResource:
         """The stack's Docker provider."""
-        return self._provider
+        return self._target_provider
 
     def internal_host(self, identity: WorkloadIdentity) -> str:
         """The colour-independent network alias `<service>-<component>`."""
@@ -70,7 +73,7 @@ class DockerRuntime(Runtime):
                 f"{self.stack.prefix}-image-{slug}",
                 name=image,
                 keep_locally=True,
-                opts=pulumi.ResourceOptions(parent=self, provider=self._provider),
+                opts=pulumi.ResourceOptions(parent=self, provider=self._target_provider),
             )
         return self._images[image]
 
@@ -94,20 +97,28 @@ class DockerRuntime(Runtime):
                 name=f"{prefix}-{volume.name}",
                 labels=[
                     docker.VolumeLabelArgs(label=k, value=v)
-                    for k, v in {**object_labels, "dataplatform.io/requested-size": volume.size}.items()
+                    for k, v in {
+                        **object_labels,
+                        "dataplatform.io/requested-size": volume.size,
+                    }.items()
                 ],
                 opts=self.child_opts(parent, protect=protect),
             )
             volumes.append(docker_volume)
             mounts.append(
-                docker.ContainerMountArgs(target=volume.mount_path, type="volume", source=docker_volume.name)
+                docker.ContainerMountArgs(
+                    target=volume.mount_path, type="volume", source=docker_volume.name
+                )
             )
         envs: list[pulumi.Input[str]] = [f"{k}={v}" for k, v in sorted(workload.env.items())]
         envs += [
             pulumi.Output.secret(value).apply(lambda v, key=key: f"{key}={v}")
             for key, value in sorted(workload.secret_env.items())
         ]
-        uploads = [docker.ContainerUploadArgs(file=f.path, content=f.content) for f in workload.config_files]
+        uploads = [
+            docker.ContainerUploadArgs(file=f.path, content=f.content)
+            for f in workload.config_files
+        ]
         uploads += [
             docker.ContainerUploadArgs(file=f.path, content=pulumi.Output.secret(f.content))
             for f in workload.secret_files
@@ -121,7 +132,10 @@ class DockerRuntime(Runtime):
             envs=envs or None,
             uploads=uploads or None,
             mounts=mounts or None,
-            tmpfs={s.mount_path: f"rw,noexec,nosuid,size={memory_bytes(s.size_limit)}" for s in workload.scratch}
+            tmpfs={
+                s.mount_path: f"rw,noexec,nosuid,size={memory_bytes(s.size_limit)}"
+                for s in workload.scratch
+            }
             or None,
             ports=[
                 docker.ContainerPortArgs(

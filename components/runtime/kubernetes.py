@@ -60,7 +60,7 @@ class KubernetesRuntime(Runtime):
         self.settings = settings
         self._runtime_name = name
         self.namespace_name = stack.prefix
-        self._provider = k8s.Provider(
+        self._target_provider = k8s.Provider(
             f"{name}-provider",
             context=settings.context,
             enable_server_side_apply=True,
@@ -78,7 +78,9 @@ class KubernetesRuntime(Runtime):
                     "pod-security.kubernetes.io/warn": "restricted",
                 },
             ),
-            opts=pulumi.ResourceOptions(parent=self, provider=self._provider, protect=stack.is_prod),
+            opts=pulumi.ResourceOptions(
+                parent=self, provider=self._target_provider, protect=stack.is_prod
+            ),
         )
         self._namespace_policies()
         self.register_outputs({"namespace": self.namespace_name})
@@ -86,7 +88,7 @@ class KubernetesRuntime(Runtime):
     @property
     def provider(self) -> pulumi.ProviderResource:
         """The stack's Kubernetes provider."""
-        return self._provider
+        return self._target_provider
 
     def internal_host(self, identity: WorkloadIdentity) -> str:
         """`<service>-<component>.<namespace>.svc.<cluster-domain>`."""
@@ -96,7 +98,9 @@ class KubernetesRuntime(Runtime):
         return meta.ObjectMetaArgs(name=name, namespace=self.namespace_name, labels=object_labels)
 
     def _namespace_policies(self) -> None:
-        opts = pulumi.ResourceOptions(parent=self, provider=self._provider, depends_on=[self.namespace])
+        opts = pulumi.ResourceOptions(
+            parent=self, provider=self._target_provider, depends_on=[self.namespace]
+        )
         stack_labels = labels.stack_labels(self.stack)
         networking.NetworkPolicy(
             f"{self._runtime_name}-default-deny",
@@ -108,7 +112,8 @@ class KubernetesRuntime(Runtime):
             opts=opts,
         )
         dns_ports = [
-            networking.NetworkPolicyPortArgs(port=53, protocol=protocol) for protocol in ("UDP", "TCP")
+            networking.NetworkPolicyPortArgs(port=53, protocol=protocol)
+            for protocol in ("UDP", "TCP")
         ]
         networking.NetworkPolicy(
             f"{self._runtime_name}-allow-dns",
@@ -319,7 +324,9 @@ class KubernetesRuntime(Runtime):
                 )
             )
             mounts.append(core.VolumeMountArgs(name=scratch.name, mount_path=scratch.mount_path))
-        mounts += [core.VolumeMountArgs(name=v.name, mount_path=v.mount_path) for v in workload.volumes]
+        mounts += [
+            core.VolumeMountArgs(name=v.name, mount_path=v.mount_path) for v in workload.volumes
+        ]
         sec = workload.security
         container = core.ContainerArgs(
             name=identity.component,
@@ -335,8 +342,14 @@ class KubernetesRuntime(Runtime):
                 for port in workload.ports
             ],
             resources=core.ResourceRequirementsArgs(
-                requests={"cpu": workload.resources.cpu_request, "memory": workload.resources.memory_request},
-                limits={"cpu": workload.resources.cpu_limit, "memory": workload.resources.memory_limit},
+                requests={
+                    "cpu": workload.resources.cpu_request,
+                    "memory": workload.resources.memory_request,
+                },
+                limits={
+                    "cpu": workload.resources.cpu_limit,
+                    "memory": workload.resources.memory_limit,
+                },
             ),
             readiness_probe=_probe(workload.readiness),
             liveness_probe=_probe(workload.liveness),
@@ -414,7 +427,9 @@ class KubernetesRuntime(Runtime):
                     projected=core.ProjectedVolumeSourceArgs(sources=sources, default_mode=0o440),
                 )
             )
-            mounts.append(core.VolumeMountArgs(name=volume_name, mount_path=directory, read_only=True))
+            mounts.append(
+                core.VolumeMountArgs(name=volume_name, mount_path=directory, read_only=True)
+            )
         return volumes, mounts
 
     def _network_policies(
@@ -431,7 +446,9 @@ class KubernetesRuntime(Runtime):
                 f"{prefix}-egress",
                 metadata=self._meta(f"{identity.name}-egress", object_labels),
                 spec=networking.NetworkPolicySpecArgs(
-                    pod_selector=meta.LabelSelectorArgs(match_labels=labels.selector_labels(identity)),
+                    pod_selector=meta.LabelSelectorArgs(
+                        match_labels=labels.selector_labels(identity)
+                    ),
                     policy_types=["Egress"],
                     egress=[_egress_rule(connection) for connection in workload.connections],
                 ),
@@ -448,7 +465,11 @@ class KubernetesRuntime(Runtime):
                     ingress=[
                         networking.NetworkPolicyIngressRuleArgs(
                             from_=[networking.NetworkPolicyPeerArgs(pod_selector=own)],
-                            ports=[networking.NetworkPolicyPortArgs(port=connection.port, protocol="TCP")],
+                            ports=[
+                                networking.NetworkPolicyPortArgs(
+                                    port=connection.port, protocol="TCP"
+                                )
+                            ],
                         )
                     ],
                 ),
@@ -471,7 +492,9 @@ class KubernetesRuntime(Runtime):
                                 for cidr in self.settings.admin_cidrs
                             ],
                             ports=[
-                                networking.NetworkPolicyPortArgs(port=p.container_port, protocol=p.protocol)
+                                networking.NetworkPolicyPortArgs(
+                                    port=p.container_port, protocol=p.protocol
+                                )
                                 for p in admin_ports
                             ],
                         )
@@ -487,7 +510,11 @@ def _service_selector(service: str, component: str) -> meta.LabelSelectorArgs:
 
 def _egress_rule(connection: Connection) -> networking.NetworkPolicyEgressRuleArgs:
     return networking.NetworkPolicyEgressRuleArgs(
-        to=[networking.NetworkPolicyPeerArgs(pod_selector=_service_selector(connection.service, connection.component))],
+        to=[
+            networking.NetworkPolicyPeerArgs(
+                pod_selector=_service_selector(connection.service, connection.component)
+            )
+        ],
         ports=[networking.NetworkPolicyPortArgs(port=connection.port, protocol="TCP")],
     )
 
@@ -504,7 +531,7 @@ def _probe(probe: Probe) -> core.ProbeArgs:
 
 
 def _file_key(path: str) -> str:
-    """A ConfigMap/Secret key for a file path: `/etc/trino/config.properties` -> `etc-trino-config.properties`."""
+    """ConfigMap/Secret key of a file: `/etc/trino/config.properties` -> `etc-trino-config.properties`."""
     return path.strip("/").replace("/", "-")
 
 
