@@ -17,7 +17,6 @@ from typing import Annotated, Self
 
 import pulumi
 import pulumi_minio as minio
-import pulumi_random as random
 from pydantic import Field, model_validator
 
 from components.common import (
@@ -29,6 +28,7 @@ from components.common import (
     image_version,
 )
 from components.runtime.base import Runtime
+from components.secrets import generated_password
 from components.runtime.stack import SettingsModel, StackSettings
 from components.runtime.workload import (
     Endpoint,
@@ -211,11 +211,8 @@ class ObjectStore(pulumi.ComponentResource):
     ) -> None:
         super().__init__("dataplatform:storage:ObjectStore", name, None, opts)
         self._stack = stack
-        child = pulumi.ResourceOptions(parent=self)
         self.root_user = pulumi.Output.secret("platform-admin")
-        self.root_password = random.RandomPassword(
-            f"{name}-root-password", length=40, special=False, opts=child
-        ).result
+        self.root_password = generated_password(f"{name}-root-password", parent=self)
         deployed = runtime.deploy(self._workload(settings, admin), parent=self)
         self.endpoint = deployed.endpoint("api")
         provider = minio.Provider(
@@ -328,12 +325,7 @@ class ObjectStore(pulumi.ComponentResource):
     def _user(
         self, name: str, user: ServiceUser, managed: pulumi.ResourceOptions
     ) -> pulumi.Output[str]:
-        secret = random.RandomPassword(
-            f"{name}-user-{user.name}-secret",
-            length=40,
-            special=False,
-            opts=pulumi.ResourceOptions(parent=self),
-        ).result
+        secret = generated_password(f"{name}-user-{user.name}-secret", parent=self)
         physical_user = self._stack.physical_name(user.name)
         iam_user = minio.IamUser(
             f"{name}-user-{user.name}",

@@ -79,7 +79,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         sig = value.get(_SIG)
         if sig == _SECRET_SIG:
-            return SECRET
+            return _redact(value.get("value"))
         if sig == _RESOURCE_SIG:
             return {"urn": value.get("urn"), "id": _plain(value.get("id"))}
         return {k: _plain(v) for k, v in sorted(value.items())}
@@ -90,6 +90,17 @@ def _plain(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
+
+
+def _redact(value: Any) -> Any:
+    """A secret value with its shape kept: map keys and list lengths are not secret, leaves are."""
+    if isinstance(value, dict) and value.get(_SIG) not in (_SECRET_SIG, _RESOURCE_SIG):
+        return {k: _redact(v) for k, v in sorted(value.items())}
+    if isinstance(value, dict) and value.get(_SIG) == _SECRET_SIG:
+        return _redact(value.get("value"))
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return SECRET
 
 
 def _provider_urn(reference: str) -> str | None:

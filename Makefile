@@ -1,0 +1,60 @@
+# One entry point for people and CI. `make help` lists the targets.
+STACK ?= dev
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STATE_DIR := $(CURDIR)/.pulumi-state
+export PULUMI_BACKEND_URL ?= file://$(STATE_DIR)
+
+.PHONY: help install system-deps test unit lint render check diff bench preflight up preview destroy
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(BIN)/dataplatform: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/dataplatform  ## create .venv with pinned dependencies
+
+system-deps:  ## Debian packages for the integration tests (PostgreSQL 15 + pgaudit)
+	./scripts/install-system-deps.sh
+
+test: install system-deps  ## every test: unit, policy, integration (real PostgreSQL)
+	$(BIN)/pytest
+
+unit: install  ## fast tests only (no real servers)
+	$(BIN)/pytest -m "not integration"
+
+lint: install  ## ruff and pyright (standard mode)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pyright
+
+render: install  ## offline render of STACK to out/STACK.json and out/STACK-manifests/
+	mkdir -p out
+	$(BIN)/dataplatform render $(STACK) --out out/$(STACK).json --manifests out/$(STACK)-manifests
+
+check: install  ## evaluate the policy pack against an offline render of STACK
+	$(BIN)/dataplatform check $(STACK)
+
+bench: install  ## import time of the provider SDKs vs render time per stack
+	$(BIN)/python bench/render_bench.py
+
+preflight: install  ## what a real deploy of STACK still needs
+	$(BIN)/dataplatform preflight $(STACK)
+
+up: preflight  ## deploy STACK with a local file backend (.pulumi-state)
+	mkdir -p $(STATE_DIR)
+	pulumi stack select --create $(STACK)
+	pulumi up --stack $(STACK)
+
+preview: preflight  ## preview STACK with the policy pack
+	mkdir -p $(STATE_DIR)
+	pulumi stack select --create $(STACK)
+	pulumi preview --stack $(STACK) --policy-pack policies --diff
+
+destroy: preflight  ## tear STACK down (protected prod resources refuse)
+	pulumi destroy --stack $(STACK)

@@ -1,0 +1,174 @@
+"""Stack config validation: good stacks load; bad ones fail naming the stack, key path and expectation."""
+
+from __future__ import annotations
+
+import copy
+import re
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from infra.config import ConfigError, PlatformConfig, parse_config
+from infra.render import read_stack_config, render_stack, stack_file
+
+Raw = dict[str, Any]
+
+
+def raw_config(stack: str) -> Raw:
+    """A stack file's config sections, decoded, keyed without the project prefix."""
+    config, _ = read_stack_config(stack_file(stack))
+    return {key.split(":", 1)[1]: json.loads(value) for key, value in config.items()}
+
+
+@pytest.mark.parametrize("stack", ["dev", "test", "prod"])
+def test_every_stack_file_is_valid(stack: str) -> None:
+    config = parse_config(stack, raw_config(stack))
+    assert isinstance(config, PlatformConfig)
+    assert config.platform.environment == stack
+
+
+def test_config_is_frozen() -> None:
+    config = parse_config("dev", raw_config("dev"))
+    with pytest.raises(Exception, match="frozen"):
+        config.platform.owner = "someone-else"  # type: ignore[misc]
+
+
+def _delete(*path: str | int) -> Callable[[Raw], None]:
+    def mutate(raw: Raw) -> None:
+        node: Any = raw
+        for part in path[:-1]:
+            node = node[part]
+        del node[path[-1]]
+
+    return mutate
+
+
+def _set(value: Any, *path: str | int) -> Callable[[Raw], None]:
+    def mutate(raw: Raw) -> None:
+        node: Any = raw
+        for part in path[:-1]:
+            node = node[part]
+        node[path[-1]] = value
+
+    return mutate
+
+
+def _bucket(raw: Raw, name: str) -> Raw:
+    return next(b for b in raw["objectStore"]["buckets"] if b["name"] == name)
+
+
+BAD_CONFIGS: list[tuple[str, str, Callable[[Raw], None], str]] = [
+    ("missing-section", "dev", _delete("objectStore"), r"data-platform:objectStore: required key is missing"),
+    ("missing-key", "dev", _delete("platform", "owner"), r"data-platform:platform\.owner: required key is missing"),
+    (
+        "wrong-type",
+        "dev",
+        _set("lots", "objectStore", "buckets", 0, "lifecycle", 0, "expireDays"),
+        r"objectStore\.buckets\[0\]\.lifecycle\[0\]\.expireDays: .*integer.*'lots'",
+    ),
+    ("unknown-target", "dev", _set("mainframe", "platform", "target"), r"platform\.target: Input should be 'docker' or 'kubernetes'"),
+    ("bad-bucket-name", "dev", _set("Gold_Layer", "objectStore", "buckets", 2, "name"), r"buckets\[2\]\.name: String should match pattern"),
+    ("negative-size", "test", _set("-5Gi", "objectStore", "volumeSize"), r"objectStore\.volumeSize: String should match pattern.*'-5Gi'"),
+    ("zero-size", "test", _set("0Gi", "objectStore", "volumeSize"), r"objectStore\.volumeSize: volume size must be positive"),
+    (
+        "lifecycle-days-out-of-range",
+        "prod",
+        _set(40000, "objectStore", "buckets", 0, "lifecycle", 0, "expireDays"),
+        r"lifecycle\[0\]\.expireDays: Input should be less than or equal to 36500",
+    ),
+    ("latest-image", "prod", _set("quay.io/minio/minio:latest", "objectStore", "image"), r"objectStore\.image: image .* floating tag 'latest'"),
+    ("untagged-image", "prod", _set("quay.io/minio/minio", "objectStore", "image"), r"objectStore\.image: image .* has no tag"),
+    ("unknown-key", "dev", _set(3, "objectStore", "replicaz"), r"objectStore\.replicaz: unknown key"),
+    (
+        "request-above-limit",
+        "test",
+        _set("8", "objectStore", "resources", "cpuRequest"),
+        r"objectStore\.resources: cpuRequest 8 exceeds cpuLimit 2",
+    ),
+    ("bad-cpu-quantity", "test", _set("two", "objectStore", "resources", "cpuLimit"), r"resources\.cpuLimit: String should match pattern"),
+    ("bad-owner-label", "dev", _set("Data Team", "platform", "owner"), r"platform\.owner: String should match pattern"),
+    (
+        "missing-required-bucket",
+        "dev",
+        lambda raw: raw["objectStore"].update(buckets=[b for b in raw["objectStore"]["buckets"] if b["name"] != "audit"]),
+        r"objectStore: buckets \['audit'\] are required",
+    ),
+    (
+        "audit-bucket-expires",
+        "prod",
+        lambda raw: _bucket(raw, "audit")["lifecycle"].append({"id": "purge", "expireDays": 30}),
+        r"the audit bucket keeps its objects",
+    ),
+    (
+        "locking-without-versioning",
+        "prod",
+        lambda raw: _bucket(raw, "audit").update(versioning=False),
+        r"bucket 'audit': objectLocking needs versioning",
+    ),
+    (
+        "empty-lifecycle-rule",
+        "dev",
+        _set([{"id": "noop"}], "objectStore", "buckets", 0, "lifecycle"),
+        r"lifecycle rule 'noop' sets neither expireDays nor noncurrentExpireDays",
+    ),
+    (
+        "grant-unknown-bucket",
+        "dev",
+        lambda raw: raw["objectStore"]["users"][0]["grants"].append({"bucket": "platinum", "access": "read"}),
+        r"user 'trino' is granted unknown bucket 'platinum'",
+    ),
+    (
+        "bad-access-level",
+        "dev",
+        _set("admin", "objectStore", "users", 1, "grants", 0, "access"),
+        r"users\[1\]\.grants\[0\]\.access: Input should be 'read', 'read-write' or 'write-only'",
+    ),
+    ("docker-target-without-docker-section", "dev", _delete("docker"), r"target is 'docker' but the 'docker' section is missing"),
+    ("kubernetes-target-with-docker-section", "test", _set({"host": "tcp://x:2375"}, "docker"), r"remove the 'docker' section"),
+    (
+        "docker-admin-not-loopback",
+        "dev",
+        _set("0.0.0.0", "adminAccess", "minio", "host"),
+        r"adminAccess\.minio\.host must be 127\.0\.0\.1 on docker",
+    ),
+    ("admin-port-out-of-range", "test", _set(70000, "adminAccess", "minio", "port"), r"adminAccess\.minio\.port: Input should be less than or equal to 65535"),
+]
+
+
+@pytest.mark.parametrize(("stack", "mutate", "expected"), [c[1:] for c in BAD_CONFIGS], ids=[c[0] for c in BAD_CONFIGS])
+def test_bad_config_names_stack_key_and_expectation(
+    stack: str, mutate: Callable[[Raw], None], expected: str
+) -> None:
+    raw = copy.deepcopy(raw_config(stack))
+    mutate(raw)
+    with pytest.raises(ConfigError) as caught:
+        parse_config(stack, raw)
+    message = str(caught.value)
+    assert message.startswith(f"stack {stack!r} has invalid config"), message
+    assert any(re.search(expected, line) for line in message.splitlines()), message
+
+
+def test_at_least_twelve_distinct_bad_configs() -> None:
+    assert len({case[0] for case in BAD_CONFIGS}) >= 12
+
+
+def test_bad_stack_file_fails_before_any_resource(tmp_path: Path) -> None:
+    document = yaml.safe_load(stack_file("prod").read_text())
+    document["config"]["data-platform:objectStore"]["image"] = "quay.io/minio/minio:latest"
+    broken = tmp_path / "Pulumi.prod.yaml"
+    broken.write_text(yaml.safe_dump(document))
+    with pytest.raises(ConfigError, match=r"data-platform:objectStore\.image"):
+        render_stack("prod", config_file=broken)
+
+
+def test_all_errors_are_reported_at_once() -> None:
+    raw = copy.deepcopy(raw_config("dev"))
+    _set("latest-and-greatest", "objectStore", "image")(raw)
+    _delete("platform", "costCenter")(raw)
+    with pytest.raises(ConfigError) as caught:
+        parse_config("dev", raw)
+    assert len(caught.value.problems) == 2

@@ -1,0 +1,239 @@
+"""What each stack would create: targets, labels, security, protection, secrets, determinism."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from infra.render import Render, kubernetes_objects, render_stack, write_manifests
+from tests.conftest import KUBERNETES_STACKS, STACKS, cached_render
+
+REQUIRED_LABELS = (
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/component",
+    "app.kubernetes.io/part-of",
+    "app.kubernetes.io/version",
+    "dataplatform.io/environment",
+    "dataplatform.io/owner",
+    "dataplatform.io/cost-center",
+)
+WORKLOAD_KINDS = ("Deployment", "StatefulSet")
+
+
+def _workload_types(render: Render) -> set[str]:
+    return {
+        r["type"].split(":")[0]
+        for r in render.resources
+        if r["custom"] and r["type"].split(":")[0] in {"docker", "kubernetes"}
+    }
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_stack_renders_resources(stack: str) -> None:
+    render = cached_render(stack)
+    assert len(render.resources) > 20
+    assert all(r["urn"].startswith(f"urn:pulumi:{stack}::data-platform::") for r in render.resources)
+
+
+def test_dev_is_all_docker() -> None:
+    render = cached_render("dev")
+    assert _workload_types(render) == {"docker"}
+    assert render.of_type("docker:index/container:Container")
+
+
+@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
+def test_test_and_prod_are_all_kubernetes(stack: str) -> None:
+    render = cached_render(stack)
+    assert _workload_types(render) == {"kubernetes"}
+    assert not [r for r in render.resources if r["type"].startswith("docker:")]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_two_renders_are_byte_identical(stack: str) -> None:
+    assert render_stack(stack).to_json() == cached_render(stack).to_json()
+
+
+def test_renders_do_not_leak_between_stacks() -> None:
+    prod = cached_render("prod")
+    dev = render_stack("dev")
+    assert not [r for r in dev.resources if ":prod::" in r["urn"]]
+    assert len(render_stack("prod").resources) == len(prod.resources)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_child_has_a_parent_and_components_register(stack: str) -> None:
+    render = cached_render(stack)
+    urns = {r["urn"] for r in render.resources}
+    for resource in render.resources:
+        if resource["type"] == "dataplatform:platform:DataPlatform":
+            continue
+        assert resource["parent"] in urns, f"{resource['name']} has no component parent"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_generated_secret_appears_in_plain_text(stack: str) -> None:
+    text = cached_render(stack).to_json()
+    # The mocks give every generated password the value `mock-<name>`: none may leak.
+    leaked = sorted(set(re.findall(r"mock-[a-z0-9-]+(?:password|secret|key)[a-z0-9-]*", text)))
+    assert leaked == []
+    assert "[secret]" in text
+
+
+@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
+def test_kubernetes_secret_env_comes_from_secret_refs(stack: str) -> None:
+    for obj in kubernetes_objects(cached_render(stack)):
+        if obj["kind"] == "Secret":
+            assert set(obj["stringData"].values()) == {"[secret]"}
+        if obj["kind"] == "ConfigMap":
+            assert "[secret]" not in json.dumps(obj)
+        if obj["kind"] in WORKLOAD_KINDS:
+            for container in obj["spec"]["template"]["spec"]["containers"]:
+                for env in container.get("env", []):
+                    if re.search(r"PASSWORD|SECRET|USER|TOKEN|KEY", env["name"]):
+                        assert "valueFrom" in env, env
+
+
+def test_docker_secret_env_is_secret() -> None:
+    for container in cached_render("dev").of_type("docker:index/container:Container"):
+        assert "[secret]" in container["inputs"]["envs"]
+        plain = [e for e in container["inputs"]["envs"] if e != "[secret]"]
+        assert not [e for e in plain if re.match(r"[A-Z_]*(PASSWORD|SECRET)[A-Z_]*=", e)]
+
+
+@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
+def test_workloads_carry_the_label_vocabulary(stack: str) -> None:
+    for obj in kubernetes_objects(cached_render(stack)):
+        if obj["kind"] not in WORKLOAD_KINDS:
+            continue
+        for labels in (obj["metadata"]["labels"], obj["spec"]["template"]["metadata"]["labels"]):
+            missing = [key for key in REQUIRED_LABELS if key not in labels]
+            assert missing == [], f"{obj['metadata']['name']} lacks {missing}"
+            assert labels["dataplatform.io/environment"] == stack
+
+
+def test_docker_containers_carry_labels_and_bind_loopback() -> None:
+    for container in cached_render("dev").of_type("docker:index/container:Container"):
+        labels = {item["label"]: item["value"] for item in container["inputs"]["labels"]}
+        assert all(key in labels for key in REQUIRED_LABELS)
+        assert {port["ip"] for port in container["inputs"]["ports"]} == {"127.0.0.1"}
+        assert container["inputs"]["healthcheck"]["tests"][0] == "CMD"
+        assert container["inputs"]["restart"] == "unless-stopped"
+        assert container["inputs"]["readOnly"] is True
+        assert container["inputs"]["capabilities"] == {"drops": ["ALL"]}
+
+
+@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
+def test_pods_follow_the_restricted_profile(stack: str) -> None:
+    for obj in kubernetes_objects(cached_render(stack)):
+        if obj["kind"] not in WORKLOAD_KINDS:
+            continue
+        pod = obj["spec"]["template"]["spec"]
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        assert pod["automountServiceAccountToken"] is False
+        for container in pod["containers"]:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False
+            assert context["capabilities"] == {"drop": ["ALL"]}
+            assert context["readOnlyRootFilesystem"] is True
+            assert set(container["resources"]) == {"requests", "limits"}
+            assert "readinessProbe" in container and "livenessProbe" in container
+
+
+@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
+def test_namespace_is_default_deny_and_restricted(stack: str) -> None:
+    objects = kubernetes_objects(cached_render(stack))
+    namespaces = [o for o in objects if o["kind"] == "Namespace"]
+    assert [n["metadata"]["name"] for n in namespaces] == [f"dp-{stack}"]
+    assert namespaces[0]["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    deny = [
+        o
+        for o in objects
+        if o["kind"] == "NetworkPolicy" and o["spec"]["podSelector"] == {} and "ingress" not in o["spec"]
+        and set(o["spec"]["policyTypes"]) == {"Ingress", "Egress"} and "egress" not in o["spec"]
+    ]
+    assert len(deny) == 1
+    assert {o["metadata"].get("namespace") for o in objects if o["kind"] != "Namespace"} == {f"dp-{stack}"}
+
+
+def test_prod_protects_stateful_resources_and_test_does_not() -> None:
+    def protected(render: Render) -> set[str]:
+        return {r["type"] for r in render.resources if r["options"]["protect"]}
+
+    prod = cached_render("prod")
+    assert {
+        "kubernetes:core/v1:Namespace",
+        "kubernetes:apps/v1:StatefulSet",
+        "minio:index/s3Bucket:S3Bucket",
+    } <= protected(prod)
+    assert all(r["options"]["protect"] for r in prod.of_type("minio:index/s3Bucket:S3Bucket"))
+    assert not [r for r in prod.of_type("kubernetes:apps/v1:Deployment") if r["options"]["protect"]]
+    assert not [r for r in cached_render("test").resources if r["options"]["protect"]]
+    assert not [r for r in cached_render("dev").resources if r["options"]["protect"]]
+
+
+@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
+def test_statefulset_claims_sized_volumes(stack: str) -> None:
+    config = yaml.safe_load(Path(f"Pulumi.{stack}.yaml").read_text())["config"]
+    minio = next(
+        o for o in kubernetes_objects(cached_render(stack))
+        if o["kind"] == "StatefulSet" and o["metadata"]["name"] == "minio-server"
+    )
+    [claim] = minio["spec"]["volumeClaimTemplates"]
+    assert claim["spec"]["resources"]["requests"]["storage"] == config["data-platform:objectStore"]["volumeSize"]
+    assert claim["spec"]["storageClassName"] == config["data-platform:kubernetes"]["storageClass"]
+
+
+@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
+def test_every_kubernetes_object_passes_kubernetes_validate(stack: str, tmp_path: Path) -> None:
+    files = write_manifests(cached_render(stack), tmp_path)
+    assert len(files) == len(kubernetes_objects(cached_render(stack)))
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "kubernetes-validate"), "--strict", *map(str, files)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    output = done.stdout + done.stderr
+    assert output.count(" passed for resource ") == len(files), output
+
+
+def test_render_cli_writes_json_and_manifests(tmp_path: Path) -> None:
+    from infra.cli import main
+
+    out = tmp_path / "prod.json"
+    assert main(["render", "prod", "--out", str(out), "--manifests", str(tmp_path / "m")]) == 0
+    document = json.loads(out.read_text())
+    assert document["stack"] == "prod" and document["project"] == "data-platform"
+    first = document["resources"][0]
+    assert {"urn", "type", "name", "parent", "provider", "inputs", "options", "dependencies"} <= set(first)
+    assert {"protect", "depends_on"} <= set(first["options"])
+    assert list((tmp_path / "m").glob("*.yaml"))
+
+
+def test_render_cli_reports_bad_config_plainly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from infra.cli import main
+
+    broken = tmp_path / "Pulumi.dev.yaml"
+    broken.write_text(Path("Pulumi.dev.yaml").read_text().replace("target: docker", "target: mainframe"))
+    assert main(["render", "dev", "--config", str(broken)]) == 2
+    assert "data-platform:platform.target" in capsys.readouterr().err
+
+
+def test_encrypted_config_values_render_as_placeholders(tmp_path: Path) -> None:
+    document = yaml.safe_load(Path("Pulumi.dev.yaml").read_text())
+    document["config"]["data-platform:someToken"] = {"secure": "v1:abc:def"}
+    path = tmp_path / "Pulumi.dev.yaml"
+    path.write_text(yaml.safe_dump(document))
+    from infra.render import read_stack_config
+
+    config, secret_keys = read_stack_config(path)
+    assert config["data-platform:someToken"] == "[secret]"
+    assert secret_keys == ["data-platform:someToken"]
