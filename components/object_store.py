@@ -28,7 +28,6 @@ from components.common import (
     image_version,
 )
 from components.runtime.base import Runtime
-from components.secrets import generated_password
 from components.runtime.stack import SettingsModel, StackSettings
 from components.runtime.workload import (
     Endpoint,
@@ -41,6 +40,7 @@ from components.runtime.workload import (
     WorkloadIdentity,
     WorkloadKind,
 )
+from components.secrets import generated_password
 
 REQUIRED_BUCKETS = ("bronze", "silver", "gold", "audit", "backups")
 AUDIT_BUCKET = "audit"

@@ -6,7 +6,9 @@ import pulumi
 import pulumi_random as random
 
 
-def generated_password(name: str, *, parent: pulumi.Resource, length: int = 40) -> pulumi.Output[str]:
+def generated_password(
+    name: str, *, parent: pulumi.Resource, length: int = 40
+) -> pulumi.Output[str]:
     """A random alphanumeric password, explicitly marked secret wherever it flows."""
     password = random.RandomPassword(
         name, length=length, special=False, opts=pulumi.ResourceOptions(parent=parent)

@@ -33,16 +33,22 @@ def generated_certificate(
     cert = tls.SelfSignedCert(
         f"{name}-tls-cert",
         private_key_pem=key.private_key_pem,
-        subject=tls.SelfSignedCertSubjectArgs(common_name=common_name, organization="data-platform"),
+        subject=tls.SelfSignedCertSubjectArgs(
+            common_name=common_name, organization="data-platform"
+        ),
         dns_names=sorted(set(dns_names)),
         validity_period_hours=VALIDITY_HOURS,
         early_renewal_hours=RENEW_BEFORE_HOURS,
         allowed_uses=["key_encipherment", "digital_signature", "server_auth"],
         opts=opts,
     )
-    return ServerCertificate(cert_pem=cert.cert_pem, key_pem=pulumi.Output.secret(key.private_key_pem))
+    return ServerCertificate(
+        cert_pem=cert.cert_pem, key_pem=pulumi.Output.secret(key.private_key_pem)
+    )
 
 
-def configured_certificate(cert_pem: pulumi.Output[str], key_pem: pulumi.Output[str]) -> ServerCertificate:
+def configured_certificate(
+    cert_pem: pulumi.Output[str], key_pem: pulumi.Output[str]
+) -> ServerCertificate:
     """A certificate supplied by the operator through secret stack config."""
     return ServerCertificate(cert_pem=cert_pem, key_pem=pulumi.Output.secret(key_pem))

@@ -11,6 +11,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import cast
 
 from infra.config import ConfigError
 
@@ -91,6 +92,35 @@ def _preflight(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+@command("verify-storage")
+def _verify_storage(args: argparse.Namespace) -> int:
+    import boto3
+
+    from infra.config import decode_value, parse_config
+    from infra.render import read_stack_config, stack_file
+    from infra.verify_storage import S3Client, verify_object_store
+
+    raw, _ = read_stack_config(args.config or stack_file(args.stack))
+    config = parse_config(args.stack, {k.split(":", 1)[1]: decode_value(v) for k, v in raw.items()})
+    admin = config.admin_access.minio
+    endpoint = args.endpoint or f"{'https' if admin.tls else 'http'}://{admin.host}:{admin.port}"
+    # Credentials come from the standard AWS_* environment / profile, never from arguments.
+    client = cast(S3Client, boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1"))
+    problems = verify_object_store(client, config.platform, config.object_store)
+    if args.json:
+        print(
+            json.dumps({"stack": args.stack, "endpoint": endpoint, "problems": problems}, indent=2)
+        )
+    else:
+        print(
+            f"stack {args.stack}: {len(config.object_store.buckets)} buckets checked at {endpoint}"
+        )
+        for problem in problems:
+            print(f"  - {problem}")
+        print("object store matches its config" if not problems else f"{len(problems)} problems")
+    return 1 if problems else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every operator command."""
     parser = argparse.ArgumentParser(prog="dataplatform", description=__doc__)
@@ -118,6 +148,15 @@ def build_parser() -> argparse.ArgumentParser:
     preflight.add_argument("stack")
     preflight.add_argument("--json", action="store_true")
 
+    verify = sub.add_parser(
+        "verify-storage", help="check a live S3 endpoint against the stack's buckets"
+    )
+    verify.add_argument("stack")
+    verify.add_argument("--endpoint", help="S3 URL (default: the stack's adminAccess.minio)")
+    verify.add_argument(
+        "--config", type=Path, help="stack config file (default Pulumi.<stack>.yaml)"
+    )
+    verify.add_argument("--json", action="store_true")
     return parser
 
 

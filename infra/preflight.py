@@ -20,7 +20,9 @@ _TIMEOUT = 15
 
 def _run(command: list[str]) -> tuple[int, str]:
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=_TIMEOUT, check=False)
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=_TIMEOUT, check=False
+        )
     except (OSError, subprocess.TimeoutExpired) as error:
         return 1, str(error)
     return done.returncode, (done.stdout + done.stderr).strip()
@@ -36,7 +38,9 @@ def _pulumi_cli() -> str | None:
 
 
 def _secrets_provider(stack: str) -> str | None:
-    if os.environ.get("PULUMI_CONFIG_PASSPHRASE") or os.environ.get("PULUMI_CONFIG_PASSPHRASE_FILE"):
+    if os.environ.get("PULUMI_CONFIG_PASSPHRASE") or os.environ.get(
+        "PULUMI_CONFIG_PASSPHRASE_FILE"
+    ):
         return None
     document = stack_file(stack).read_text()
     if "secretsprovider:" in document and "passphrase" not in document:

@@ -46,7 +46,8 @@ def read_stack_config(path: Path) -> tuple[dict[str, str], list[str]]:
     Values encrypted with `secure:` cannot be decrypted offline; they become "[secret]"
     placeholders and their keys are marked secret, so the program still runs.
     """
-    document = yaml.safe_load(path.read_text()) or {}
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    document = yaml.load(path.read_text(), Loader=loader) or {}
     config: dict[str, str] = {}
     secret_keys: list[str] = []
     for key, value in (document.get("config") or {}).items():

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import copy
-import re
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -62,39 +62,96 @@ def _bucket(raw: Raw, name: str) -> Raw:
 
 
 BAD_CONFIGS: list[tuple[str, str, Callable[[Raw], None], str]] = [
-    ("missing-section", "dev", _delete("objectStore"), r"data-platform:objectStore: required key is missing"),
-    ("missing-key", "dev", _delete("platform", "owner"), r"data-platform:platform\.owner: required key is missing"),
+    (
+        "missing-section",
+        "dev",
+        _delete("objectStore"),
+        r"data-platform:objectStore: required key is missing",
+    ),
+    (
+        "missing-key",
+        "dev",
+        _delete("platform", "owner"),
+        r"data-platform:platform\.owner: required key is missing",
+    ),
     (
         "wrong-type",
         "dev",
         _set("lots", "objectStore", "buckets", 0, "lifecycle", 0, "expireDays"),
         r"objectStore\.buckets\[0\]\.lifecycle\[0\]\.expireDays: .*integer.*'lots'",
     ),
-    ("unknown-target", "dev", _set("mainframe", "platform", "target"), r"platform\.target: Input should be 'docker' or 'kubernetes'"),
-    ("bad-bucket-name", "dev", _set("Gold_Layer", "objectStore", "buckets", 2, "name"), r"buckets\[2\]\.name: String should match pattern"),
-    ("negative-size", "test", _set("-5Gi", "objectStore", "volumeSize"), r"objectStore\.volumeSize: String should match pattern.*'-5Gi'"),
-    ("zero-size", "test", _set("0Gi", "objectStore", "volumeSize"), r"objectStore\.volumeSize: volume size must be positive"),
+    (
+        "unknown-target",
+        "dev",
+        _set("mainframe", "platform", "target"),
+        r"platform\.target: Input should be 'docker' or 'kubernetes'",
+    ),
+    (
+        "bad-bucket-name",
+        "dev",
+        _set("Gold_Layer", "objectStore", "buckets", 2, "name"),
+        r"buckets\[2\]\.name: String should match pattern",
+    ),
+    (
+        "negative-size",
+        "test",
+        _set("-5Gi", "objectStore", "volumeSize"),
+        r"objectStore\.volumeSize: String should match pattern.*'-5Gi'",
+    ),
+    (
+        "zero-size",
+        "test",
+        _set("0Gi", "objectStore", "volumeSize"),
+        r"objectStore\.volumeSize: volume size must be positive",
+    ),
     (
         "lifecycle-days-out-of-range",
         "prod",
         _set(40000, "objectStore", "buckets", 0, "lifecycle", 0, "expireDays"),
         r"lifecycle\[0\]\.expireDays: Input should be less than or equal to 36500",
     ),
-    ("latest-image", "prod", _set("quay.io/minio/minio:latest", "objectStore", "image"), r"objectStore\.image: image .* floating tag 'latest'"),
-    ("untagged-image", "prod", _set("quay.io/minio/minio", "objectStore", "image"), r"objectStore\.image: image .* has no tag"),
-    ("unknown-key", "dev", _set(3, "objectStore", "replicaz"), r"objectStore\.replicaz: unknown key"),
+    (
+        "latest-image",
+        "prod",
+        _set("quay.io/minio/minio:latest", "objectStore", "image"),
+        r"objectStore\.image: image .* floating tag 'latest'",
+    ),
+    (
+        "untagged-image",
+        "prod",
+        _set("quay.io/minio/minio", "objectStore", "image"),
+        r"objectStore\.image: image .* has no tag",
+    ),
+    (
+        "unknown-key",
+        "dev",
+        _set(3, "objectStore", "replicaz"),
+        r"objectStore\.replicaz: unknown key",
+    ),
     (
         "request-above-limit",
         "test",
         _set("8", "objectStore", "resources", "cpuRequest"),
         r"objectStore\.resources: cpuRequest 8 exceeds cpuLimit 2",
     ),
-    ("bad-cpu-quantity", "test", _set("two", "objectStore", "resources", "cpuLimit"), r"resources\.cpuLimit: String should match pattern"),
-    ("bad-owner-label", "dev", _set("Data Team", "platform", "owner"), r"platform\.owner: String should match pattern"),
+    (
+        "bad-cpu-quantity",
+        "test",
+        _set("two", "objectStore", "resources", "cpuLimit"),
+        r"resources\.cpuLimit: String should match pattern",
+    ),
+    (
+        "bad-owner-label",
+        "dev",
+        _set("Data Team", "platform", "owner"),
+        r"platform\.owner: String should match pattern",
+    ),
     (
         "missing-required-bucket",
         "dev",
-        lambda raw: raw["objectStore"].update(buckets=[b for b in raw["objectStore"]["buckets"] if b["name"] != "audit"]),
+        lambda raw: raw["objectStore"].update(
+            buckets=[b for b in raw["objectStore"]["buckets"] if b["name"] != "audit"]
+        ),
         r"objectStore: buckets \['audit'\] are required",
     ),
     (
@@ -118,7 +175,9 @@ BAD_CONFIGS: list[tuple[str, str, Callable[[Raw], None], str]] = [
     (
         "grant-unknown-bucket",
         "dev",
-        lambda raw: raw["objectStore"]["users"][0]["grants"].append({"bucket": "platinum", "access": "read"}),
+        lambda raw: raw["objectStore"]["users"][0]["grants"].append(
+            {"bucket": "platinum", "access": "read"}
+        ),
         r"user 'trino' is granted unknown bucket 'platinum'",
     ),
     (
@@ -127,19 +186,36 @@ BAD_CONFIGS: list[tuple[str, str, Callable[[Raw], None], str]] = [
         _set("admin", "objectStore", "users", 1, "grants", 0, "access"),
         r"users\[1\]\.grants\[0\]\.access: Input should be 'read', 'read-write' or 'write-only'",
     ),
-    ("docker-target-without-docker-section", "dev", _delete("docker"), r"target is 'docker' but the 'docker' section is missing"),
-    ("kubernetes-target-with-docker-section", "test", _set({"host": "tcp://x:2375"}, "docker"), r"remove the 'docker' section"),
+    (
+        "docker-target-without-docker-section",
+        "dev",
+        _delete("docker"),
+        r"target is 'docker' but the 'docker' section is missing",
+    ),
+    (
+        "kubernetes-target-with-docker-section",
+        "test",
+        _set({"host": "tcp://x:2375"}, "docker"),
+        r"remove the 'docker' section",
+    ),
     (
         "docker-admin-not-loopback",
         "dev",
         _set("0.0.0.0", "adminAccess", "minio", "host"),
         r"adminAccess\.minio\.host must be 127\.0\.0\.1 on docker",
     ),
-    ("admin-port-out-of-range", "test", _set(70000, "adminAccess", "minio", "port"), r"adminAccess\.minio\.port: Input should be less than or equal to 65535"),
+    (
+        "admin-port-out-of-range",
+        "test",
+        _set(70000, "adminAccess", "minio", "port"),
+        r"adminAccess\.minio\.port: Input should be less than or equal to 65535",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("stack", "mutate", "expected"), [c[1:] for c in BAD_CONFIGS], ids=[c[0] for c in BAD_CONFIGS])
+@pytest.mark.parametrize(
+    ("stack", "mutate", "expected"), [c[1:] for c in BAD_CONFIGS], ids=[c[0] for c in BAD_CONFIGS]
+)
 def test_bad_config_names_stack_key_and_expectation(
     stack: str, mutate: Callable[[Raw], None], expected: str
 ) -> None:

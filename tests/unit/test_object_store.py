@@ -29,7 +29,9 @@ def test_buckets_carry_the_environment_and_are_private(stack: str) -> None:
     buckets = by_bucket(render, "minio:index/s3Bucket:S3Bucket")
     expected = {f"dp-{stack}-{b.name}" for b in settings(stack).buckets}
     assert set(buckets) == expected
-    assert {"bronze", "silver", "gold", "audit", "backups"} <= {b.name for b in settings(stack).buckets}
+    assert {"bronze", "silver", "gold", "audit", "backups"} <= {
+        b.name for b in settings(stack).buckets
+    }
     for bucket in buckets.values():
         assert bucket["inputs"]["acl"] == "private"
         assert bucket["inputs"]["forceDestroy"] is False
@@ -38,30 +40,42 @@ def test_buckets_carry_the_environment_and_are_private(stack: str) -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_versioning_follows_config(stack: str) -> None:
-    versioning = by_bucket(cached_render(stack), "minio:index/s3BucketVersioning:S3BucketVersioning")
+    versioning = by_bucket(
+        cached_render(stack), "minio:index/s3BucketVersioning:S3BucketVersioning"
+    )
     for bucket in settings(stack).buckets:
-        status = versioning[f"dp-{stack}-{bucket.name}"]["inputs"]["versioningConfiguration"]["status"]
+        status = versioning[f"dp-{stack}-{bucket.name}"]["inputs"]["versioningConfiguration"][
+            "status"
+        ]
         assert status == ("Enabled" if bucket.versioning else "Suspended")
     if stack in ("test", "prod"):
-        assert {v["inputs"]["versioningConfiguration"]["status"] for v in versioning.values()} == {"Enabled"}
+        assert {v["inputs"]["versioningConfiguration"]["status"] for v in versioning.values()} == {
+            "Enabled"
+        }
 
 
 def test_prod_audit_bucket_is_object_locked() -> None:
     buckets = by_bucket(cached_render("prod"), "minio:index/s3Bucket:S3Bucket")
     assert buckets["dp-prod-audit"]["inputs"]["objectLocking"] is True
-    assert not [b for name, b in buckets.items() if name != "dp-prod-audit" and b["inputs"]["objectLocking"]]
+    assert not [
+        b for name, b in buckets.items() if name != "dp-prod-audit" and b["inputs"]["objectLocking"]
+    ]
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_lifecycle_rules_match_config(stack: str) -> None:
     policies = by_bucket(cached_render(stack), "minio:index/ilmPolicy:IlmPolicy")
     for bucket in settings(stack).buckets:
-        rules = {rule["id"]: rule for rule in policies[f"dp-{stack}-{bucket.name}"]["inputs"]["rules"]}
+        rules = {
+            rule["id"]: rule for rule in policies[f"dp-{stack}-{bucket.name}"]["inputs"]["rules"]
+        }
         assert set(rules) == {rule.id for rule in bucket.lifecycle}
         for rule in bucket.lifecycle:
             rendered = rules[rule.id]
             assert rendered["status"] == "Enabled"
-            assert rendered.get("expiration") == (f"{rule.expire_days}d" if rule.expire_days else None)
+            assert rendered.get("expiration") == (
+                f"{rule.expire_days}d" if rule.expire_days else None
+            )
             assert rendered.get("noncurrentVersionExpirationDays") == rule.noncurrent_expire_days
             assert rendered.get("filter") == (rule.prefix or None)
 
@@ -74,7 +88,9 @@ def test_audit_bucket_never_expires_current_objects(stack: str) -> None:
 
 def _statements(render: Render, user: str, stack: str) -> list[dict[str, Any]]:
     [policy] = [
-        p for p in render.of_type("minio:index/iamPolicy:IamPolicy") if p["inputs"]["name"] == f"dp-{stack}-{user}-access"
+        p
+        for p in render.of_type("minio:index/iamPolicy:IamPolicy")
+        if p["inputs"]["name"] == f"dp-{stack}-{user}-access"
     ]
     return json.loads(policy["inputs"]["policy"])["Statement"]
 
@@ -121,7 +137,9 @@ def test_minio_provider_uses_admin_access_and_waits_for_the_server(stack: str) -
     admin = raw_config(stack)["adminAccess"]["minio"]
     assert provider["inputs"]["minioServer"] == f"{admin['host']}:{admin['port']}"
     assert provider["inputs"]["minioPassword"] == "[secret]"
-    server_types = {r["type"] for r in render.resources if r["urn"] in provider["options"]["depends_on"]}
+    server_types = {
+        r["type"] for r in render.resources if r["urn"] in provider["options"]["depends_on"]
+    }
     assert server_types & {
         "docker:index/container:Container",
         "kubernetes:apps/v1:StatefulSet",

@@ -38,7 +38,9 @@ def _workload_types(render: Render) -> set[str]:
 def test_each_stack_renders_resources(stack: str) -> None:
     render = cached_render(stack)
     assert len(render.resources) > 20
-    assert all(r["urn"].startswith(f"urn:pulumi:{stack}::data-platform::") for r in render.resources)
+    assert all(
+        r["urn"].startswith(f"urn:pulumi:{stack}::data-platform::") for r in render.resources
+    )
 
 
 def test_dev_is_all_docker() -> None:
@@ -155,11 +157,16 @@ def test_namespace_is_default_deny_and_restricted(stack: str) -> None:
     deny = [
         o
         for o in objects
-        if o["kind"] == "NetworkPolicy" and o["spec"]["podSelector"] == {} and "ingress" not in o["spec"]
-        and set(o["spec"]["policyTypes"]) == {"Ingress", "Egress"} and "egress" not in o["spec"]
+        if o["kind"] == "NetworkPolicy"
+        and o["spec"]["podSelector"] == {}
+        and "ingress" not in o["spec"]
+        and set(o["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+        and "egress" not in o["spec"]
     ]
     assert len(deny) == 1
-    assert {o["metadata"].get("namespace") for o in objects if o["kind"] != "Namespace"} == {f"dp-{stack}"}
+    assert {o["metadata"].get("namespace") for o in objects if o["kind"] != "Namespace"} == {
+        f"dp-{stack}"
+    }
 
 
 def test_prod_protects_stateful_resources_and_test_does_not() -> None:
@@ -182,11 +189,15 @@ def test_prod_protects_stateful_resources_and_test_does_not() -> None:
 def test_statefulset_claims_sized_volumes(stack: str) -> None:
     config = yaml.safe_load(Path(f"Pulumi.{stack}.yaml").read_text())["config"]
     minio = next(
-        o for o in kubernetes_objects(cached_render(stack))
+        o
+        for o in kubernetes_objects(cached_render(stack))
         if o["kind"] == "StatefulSet" and o["metadata"]["name"] == "minio-server"
     )
     [claim] = minio["spec"]["volumeClaimTemplates"]
-    assert claim["spec"]["resources"]["requests"]["storage"] == config["data-platform:objectStore"]["volumeSize"]
+    assert (
+        claim["spec"]["resources"]["requests"]["storage"]
+        == config["data-platform:objectStore"]["volumeSize"]
+    )
     assert claim["spec"]["storageClassName"] == config["data-platform:kubernetes"]["storageClass"]
 
 
@@ -213,16 +224,29 @@ def test_render_cli_writes_json_and_manifests(tmp_path: Path) -> None:
     document = json.loads(out.read_text())
     assert document["stack"] == "prod" and document["project"] == "data-platform"
     first = document["resources"][0]
-    assert {"urn", "type", "name", "parent", "provider", "inputs", "options", "dependencies"} <= set(first)
+    assert {
+        "urn",
+        "type",
+        "name",
+        "parent",
+        "provider",
+        "inputs",
+        "options",
+        "dependencies",
+    } <= set(first)
     assert {"protect", "depends_on"} <= set(first["options"])
     assert list((tmp_path / "m").glob("*.yaml"))
 
 
-def test_render_cli_reports_bad_config_plainly(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_render_cli_reports_bad_config_plainly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from infra.cli import main
 
     broken = tmp_path / "Pulumi.dev.yaml"
-    broken.write_text(Path("Pulumi.dev.yaml").read_text().replace("target: docker", "target: mainframe"))
+    broken.write_text(
+        Path("Pulumi.dev.yaml").read_text().replace("target: docker", "target: mainframe")
+    )
     assert main(["render", "dev", "--config", str(broken)]) == 2
     assert "data-platform:platform.target" in capsys.readouterr().err
 
