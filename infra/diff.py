@@ -1,8 +1,8 @@
 """Compare two renders resource by resource: what a change adds, removes or modifies.
 
 Used for pull-request comments that need no credentials: render the base and the head,
-then `dataplatform diff base.json head.json`. Resources are matched by logical name
-and type (URNs carry the stack name, so two stacks can be compared too).
+then `dataplatform diff base.json head.json`. Resources are matched by type and logical name
+without the stack's prefix, so two stacks (dev vs prod) can be compared too.
 """
 
 from __future__ import annotations
@@ -24,8 +24,19 @@ def load_render(source: str) -> dict[str, Any]:
     return json.loads(render_stack(source).to_json())
 
 
-def _key(resource: Resource) -> str:
-    return f"{resource['type']}::{resource['name']}"
+PLATFORM_TYPE = "dataplatform:platform:DataPlatform"
+
+
+def _stack_prefix(render: dict[str, Any]) -> str:
+    """The naming prefix of a render, read off its `DataPlatform` component (`<prefix>-platform`)."""
+    names = [r["name"] for r in render["resources"] if r["type"] == PLATFORM_TYPE]
+    return names[0].removesuffix("-platform") + "-" if names else ""
+
+
+def _keyed(render: dict[str, Any]) -> dict[str, Resource]:
+    """Resources keyed by type and logical name without the stack prefix, so stacks compare."""
+    prefix = _stack_prefix(render)
+    return {f"{r['type']}::{r['name'].removeprefix(prefix)}": r for r in render["resources"]}
 
 
 def _changed_paths(before: Any, after: Any, path: str = "") -> list[str]:
@@ -40,8 +51,8 @@ def _changed_paths(before: Any, after: Any, path: str = "") -> list[str]:
 
 def diff_renders(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
     """Added, removed and changed resources (with the changed input/option paths) from a to b."""
-    before = {_key(r): r for r in a["resources"]}
-    after = {_key(r): r for r in b["resources"]}
+    before = _keyed(a)
+    after = _keyed(b)
     changed = {}
     for key in sorted(set(before) & set(after)):
         paths = _changed_paths(
