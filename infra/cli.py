@@ -1,4 +1,4 @@
-"""Operator commands: `dataplatform render|diff|preflight ...` (also `python -m infra.cli`).
+"""Operator commands: `dataplatform render|check|diff|preflight ...` (also `python -m infra.cli`).
 
 Every command prints a short human summary, or JSON with `--json`.
 """
@@ -121,6 +121,32 @@ def _verify_storage(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+@command("check")
+def _check(args: argparse.Namespace) -> int:
+    from infra.check import PolicyAnalyzer, PolicyConfigError, check_render
+
+    if args.resources:
+        render = json.loads(Path(args.resources).read_text())
+    elif args.stack:
+        from infra.render import render_stack
+
+        render = json.loads(render_stack(args.stack, config_file=args.config).to_json())
+    else:
+        print("check needs a STACK or --resources RENDER.json", file=sys.stderr)
+        return 2
+    try:
+        with PolicyAnalyzer() as analyzer:
+            result = check_render(render, analyzer=analyzer, policy_config=args.policy_config)
+    except PolicyConfigError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(result.to_dict(), indent=2))
+    else:
+        print(result.format())
+    return 0 if result.passed else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every operator command."""
     parser = argparse.ArgumentParser(prog="dataplatform", description=__doc__)
@@ -147,6 +173,22 @@ def build_parser() -> argparse.ArgumentParser:
     preflight = sub.add_parser("preflight", help="check what a real deploy of a stack needs")
     preflight.add_argument("stack")
     preflight.add_argument("--json", action="store_true")
+
+    check = sub.add_parser(
+        "check",
+        help="evaluate the policy pack on an offline render (exit 1 on mandatory violations)",
+    )
+    check.add_argument("stack", nargs="?", help="render this stack offline, then check it")
+    check.add_argument("--resources", type=Path, help="check a saved render JSON instead")
+    check.add_argument(
+        "--policy-config",
+        type=Path,
+        help="policy pack config (default policies/config/<stack of the render>.json)",
+    )
+    check.add_argument(
+        "--config", type=Path, help="stack config file (default Pulumi.<stack>.yaml)"
+    )
+    check.add_argument("--json", action="store_true", help="print JSON instead of a report")
 
     verify = sub.add_parser(
         "verify-storage", help="check a live S3 endpoint against the stack's buckets"

@@ -16,9 +16,11 @@ from pydantic import ValidationError, model_validator
 
 from components.common import AdminEndpoint
 from components.object_store import ObjectStoreSettings
+from components.postgres import PostgresSettings
 from components.runtime.docker import DockerSettings
 from components.runtime.kubernetes import KubernetesSettings
 from components.runtime.stack import SettingsModel, StackSettings, Target
+from components.trino import TRINO_DATABASES, TRINO_POSTGRES_LOGIN, TrinoSettings
 
 PROJECT = "data-platform"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
@@ -38,6 +40,7 @@ class AdminAccess(SettingsModel):
     """Where the machine running `pulumi up` reaches each server's admin port."""
 
     minio: AdminEndpoint
+    postgres: AdminEndpoint
 
 
 class PlatformConfig(SettingsModel):
@@ -48,6 +51,8 @@ class PlatformConfig(SettingsModel):
     kubernetes: KubernetesSettings | None = None
     admin_access: AdminAccess
     object_store: ObjectStoreSettings
+    postgres: PostgresSettings
+    trino: TrinoSettings
 
     @model_validator(mode="after")
     def _target_consistent(self) -> Self:
@@ -70,6 +75,39 @@ class PlatformConfig(SettingsModel):
                 )
             if self.docker is not None:
                 raise ValueError("platform.target is 'kubernetes': remove the 'docker' section")
+        return self
+
+    @model_validator(mode="after")
+    def _postgres_fits_tier(self) -> Self:
+        problems = self.postgres.tier_problems(self.platform.tier)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    @model_validator(mode="after")
+    def _trino_fits_stack(self) -> Self:
+        trino = self.trino
+        problems = trino.tier_problems(self.platform.tier)
+        user = next((u for u in self.object_store.users if u.name == trino.object_store_user), None)
+        if user is None:
+            problems.append(
+                f"trino.objectStoreUser {trino.object_store_user!r} is not a user in objectStore.users"
+            )
+        elif not any(
+            g.bucket == trino.warehouse_bucket and g.access == "read-write" for g in user.grants
+        ):
+            problems.append(
+                f"trino.warehouseBucket {trino.warehouse_bucket!r} needs a read-write grant for "
+                f"objectStore user {trino.object_store_user!r}"
+            )
+        databases = {d.name for d in self.postgres.access.databases}
+        missing = [d for d in TRINO_DATABASES if d not in databases]
+        if missing:
+            problems.append(f"trino needs postgres.access.databases {missing}")
+        if TRINO_POSTGRES_LOGIN not in {login.name for login in self.postgres.access.logins}:
+            problems.append(f"trino needs a postgres.access.logins entry {TRINO_POSTGRES_LOGIN!r}")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
 

@@ -5,10 +5,20 @@ from __future__ import annotations
 import pulumi
 
 from components.object_store import ObjectStore
+from components.postgres import Postgres
 from components.runtime.base import Runtime
 from components.runtime.docker import DockerRuntime
 from components.runtime.kubernetes import KubernetesRuntime
 from components.runtime.stack import Target
+from components.runtime.workload import Connection
+from components.trino import (
+    LAKE_DATABASE,
+    TRINO_POSTGRES_LOGIN,
+    WAREHOUSE_DATABASE,
+    JdbcConnection,
+    S3Connection,
+    Trino,
+)
 from infra.config import PlatformConfig
 
 
@@ -44,10 +54,67 @@ class DataPlatform(pulumi.ComponentResource):
             admin=config.admin_access.minio,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.endpoints = {"minio": self.object_store.endpoint.url}
+        self.postgres = Postgres(
+            f"{stack.prefix}-postgres",
+            stack=stack,
+            settings=config.postgres,
+            runtime=self.runtime,
+            admin=config.admin_access.postgres,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.trino = self._trino(config)
+        self.endpoints = {
+            "minio": self.object_store.endpoint.url,
+            "postgres": self.postgres.endpoint.address,
+            "trino": self.trino.endpoint.url,
+        }
         self.inventory = {
             "environment": stack.environment,
             "target": stack.target.value,
             "buckets": self.object_store.bucket_names,
         }
         self.register_outputs({"endpoints": self.endpoints, "inventory": self.inventory})
+
+    def _trino(self, config: PlatformConfig) -> Trino:
+        """Trino over the lake (MinIO + the Iceberg JDBC catalog in PostgreSQL) and the warehouse."""
+        stack, settings = config.platform, config.trino
+        access_key, secret_key = self.object_store.credentials(settings.object_store_user)
+        postgres_peer = Connection(
+            service="postgres", component="server", port=self.postgres.endpoint.port
+        )
+        require_tls = config.postgres.tls.required
+        lake_user, lake_password = self.postgres.credentials(LAKE_DATABASE)
+        warehouse_user, warehouse_password = self.postgres.login_credentials(TRINO_POSTGRES_LOGIN)
+        bucket = self.object_store.bucket_names[settings.warehouse_bucket]
+        return Trino(
+            f"{stack.prefix}-trino",
+            stack=stack,
+            settings=settings,
+            runtime=self.runtime,
+            s3=S3Connection(
+                endpoint=self.object_store.endpoint,
+                access_key=access_key,
+                secret_key=secret_key,
+                peer=Connection(
+                    service="minio", component="server", port=self.object_store.endpoint.port
+                ),
+            ),
+            warehouse_dir=f"s3://{bucket}/warehouse",
+            iceberg=JdbcConnection(
+                endpoint=self.postgres.endpoint,
+                database=LAKE_DATABASE,
+                user=lake_user,
+                password=lake_password,
+                peer=postgres_peer,
+                require_tls=require_tls,
+            ),
+            warehouse=JdbcConnection(
+                endpoint=self.postgres.endpoint,
+                database=WAREHOUSE_DATABASE,
+                user=warehouse_user,
+                password=warehouse_password,
+                peer=postgres_peer,
+                require_tls=require_tls,
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.object_store, self.postgres]),
+        )

@@ -102,8 +102,10 @@ def test_kubernetes_secret_env_comes_from_secret_refs(stack: str) -> None:
 
 
 def test_docker_secret_env_is_secret() -> None:
-    for container in cached_render("dev").of_type("docker:index/container:Container"):
-        assert "[secret]" in container["inputs"]["envs"]
+    containers = cached_render("dev").of_type("docker:index/container:Container")
+    # Some servers (PostgreSQL) take their secrets as files only; none has a plain one.
+    assert any("[secret]" in c["inputs"]["envs"] for c in containers)
+    for container in containers:
         plain = [e for e in container["inputs"]["envs"] if e != "[secret]"]
         assert not [e for e in plain if re.match(r"[A-Z_]*(PASSWORD|SECRET)[A-Z_]*=", e)]
 

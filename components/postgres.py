@@ -1,0 +1,292 @@
+"""PostgreSQL with pgaudit: the platform's metadata and warehouse database server.
+
+Creates: the server workload (stateful, one persistent volume, generated superuser
+password; the image's own `initdb` on an empty data directory, then `postgres` with the
+rendered `postgresql.conf` and `pg_hba.conf`); a server certificate when TLS is required
+(generated, or read from secret stack config); a pulumi-postgresql Provider built from
+the admin endpoint and the superuser password, waiting for the server; and the access
+model of `components/postgres_access.py`: the pgaudit extension, group roles, one owner
+login per database, service logins, databases, schemas, grants and default privileges.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Self
+
+import pulumi
+import pulumi_postgresql as postgresql
+from pydantic import Field, model_validator
+
+from components.common import (
+    AdminEndpoint,
+    DataClassification,
+    PinnedImage,
+    ResourceSettings,
+    VolumeSize,
+    image_version,
+)
+from components.postgres_access import AccessPlan, AccessSettings, access_plan, declare_plan
+from components.postgres_server_config import (
+    DEFAULT_PORT,
+    MINIMUM_AUDIT_CLASSES,
+    AuditSettings,
+    CertificateSource,
+    ServerPaths,
+    ServerTuning,
+    TlsSettings,
+    missing_audit_classes,
+    render_pg_hba,
+    render_postgresql_conf,
+)
+from components.runtime.base import Runtime
+from components.runtime.stack import SettingsModel, StackSettings, Tier
+from components.runtime.workload import (
+    ConfigFile,
+    Endpoint,
+    Port,
+    Probe,
+    ScratchDir,
+    SecretFile,
+    SecurityProfile,
+    Volume,
+    Workload,
+    WorkloadIdentity,
+    WorkloadKind,
+)
+from components.secrets import generated_password
+from components.tls import ServerCertificate, configured_certificate, generated_certificate
+
+CONFIG_DIR = "/etc/postgresql/conf"
+SECRET_DIR = "/etc/postgresql/secrets"
+DATA_MOUNT = "/var/lib/postgresql/data"
+PGDATA = f"{DATA_MOUNT}/pgdata"
+SOCKET_DIR = "/var/run/postgresql"
+PASSWORD_FILE = f"{SECRET_DIR}/superuser-password"
+CERT_FILE = f"{SECRET_DIR}/tls.crt"
+KEY_SOURCE = f"{SECRET_DIR}/tls.key"
+# Projected/uploaded files are root-owned and group/world readable; PostgreSQL wants its
+# key private to its own uid, so the start script copies it into the socket tmpfs 0600.
+KEY_FILE = f"{SOCKET_DIR}/tls.key"
+CONTAINER_PATHS = ServerPaths(hba_file=f"{CONFIG_DIR}/pg_hba.conf", socket_dir=SOCKET_DIR)
+
+RoleName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")]
+
+
+class PostgresSettings(SettingsModel):
+    """Server image and size, audit, TLS, tuning and the access model of one stack."""
+
+    image: PinnedImage
+    resources: ResourceSettings
+    volume_size: VolumeSize
+    classification: DataClassification = DataClassification.RESTRICTED
+    admin_user: RoleName = "postgres"
+    run_as_user: int = Field(default=26, ge=1)  # the CloudNativePG images' postgres uid
+    audit: AuditSettings = AuditSettings()
+    tls: TlsSettings = TlsSettings()
+    server: ServerTuning = ServerTuning()
+    access: AccessSettings
+
+    @model_validator(mode="after")
+    def _admin_is_not_a_platform_role(self) -> Self:
+        names = {d.name for d in self.access.databases} | {x.name for x in self.access.logins}
+        if self.admin_user in names:
+            raise ValueError(f"adminUser {self.admin_user!r} clashes with a database/login role")
+        return self
+
+    def tier_problems(self, tier: Tier) -> list[str]:
+        """What this stack's tier requires and these settings lack (key paths included)."""
+        problems = []
+        missing = missing_audit_classes(self.audit.classes, tier)
+        if missing:
+            problems.append(
+                f"postgres.audit.classes: the {tier.value} tier must audit at least "
+                f"{sorted(c.value for c in MINIMUM_AUDIT_CLASSES[tier])}; missing {missing}"
+            )
+        if tier is Tier.PROD and not self.tls.required:
+            problems.append("postgres.tls.required: prod requires TLS for client connections")
+        return problems
+
+    def postgresql_conf(self, paths: ServerPaths) -> str:
+        """The server's `postgresql.conf` with these settings and `paths`."""
+        return render_postgresql_conf(
+            audit=self.audit, tls=self.tls, tuning=self.server, paths=paths
+        )
+
+    def pg_hba_conf(self) -> str:
+        """The server's `pg_hba.conf`."""
+        return render_pg_hba(tls=self.tls, admin_user=self.admin_user)
+
+    def container_paths(self) -> ServerPaths:
+        """Paths inside the container (TLS files only when TLS is required)."""
+        if not self.tls.required:
+            return CONTAINER_PATHS
+        return ServerPaths(
+            hba_file=CONTAINER_PATHS.hba_file,
+            socket_dir=SOCKET_DIR,
+            ssl_cert_file=CERT_FILE,
+            ssl_key_file=KEY_FILE,
+        )
+
+
+def start_script(settings: PostgresSettings) -> str:
+    """The container's entrypoint: initdb an empty data dir, place the key, exec postgres."""
+    lines = [
+        "set -eu",
+        'if [ ! -s "$PGDATA/PG_VERSION" ]; then',
+        f'  initdb -D "$PGDATA" --username={settings.admin_user} --pwfile={PASSWORD_FILE}'
+        " --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --no-locale"
+        " --data-checksums",
+        "fi",
+    ]
+    if settings.tls.required:
+        lines.append(f"install -m 0600 {KEY_SOURCE} {KEY_FILE}")
+    lines.append(f'exec postgres -D "$PGDATA" -c config_file={CONFIG_DIR}/postgresql.conf')
+    return "\n".join(lines) + "\n"
+
+
+class Postgres(pulumi.ComponentResource):
+    """PostgreSQL server with pgaudit, its databases, roles and grants."""
+
+    endpoint: Endpoint
+    admin_user: str
+    superuser_password: pulumi.Output[str]
+    plan: AccessPlan
+    databases: tuple[str, ...]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        stack: StackSettings,
+        settings: PostgresSettings,
+        runtime: Runtime,
+        admin: AdminEndpoint,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("dataplatform:storage:Postgres", name, None, opts)
+        self._stack = stack
+        self.admin_user = settings.admin_user
+        self.superuser_password = generated_password(f"{name}-superuser-password", parent=self)
+        self.plan = access_plan(settings.access)
+        self.databases = tuple(d.name for d in settings.access.databases)
+        self._passwords = {
+            login: generated_password(f"{name}-{login}-password", parent=self)
+            for login in self.plan.logins
+        }
+        identity = WorkloadIdentity(
+            service="postgres", component="server", version=image_version(settings.image)
+        )
+        certificate = self._certificate(name, settings, runtime, identity, admin)
+        deployed = runtime.deploy(
+            self._workload(identity, settings, admin, certificate), parent=self
+        )
+        self.endpoint = deployed.endpoint("postgres")
+        provider = postgresql.Provider(
+            f"{name}-provider",
+            host=admin.host,
+            port=admin.port,
+            username=settings.admin_user,
+            password=self.superuser_password,
+            database="postgres",
+            sslmode="require" if (admin.tls or settings.tls.required) else "disable",
+            superuser=True,
+            connect_timeout=30,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(deployed.resources)),
+        )
+        declare_plan(
+            name,
+            self.plan,
+            passwords=self._passwords,
+            provider=provider,
+            parent=self,
+            protect=stack.is_prod,
+        )
+        self.register_outputs(
+            {
+                "endpoint": self.endpoint.url,
+                "databases": sorted(d.name for d in settings.access.databases),
+                "logins": list(self.plan.logins),
+            }
+        )
+
+    def _certificate(
+        self,
+        name: str,
+        settings: PostgresSettings,
+        runtime: Runtime,
+        identity: WorkloadIdentity,
+        admin: AdminEndpoint,
+    ) -> ServerCertificate | None:
+        tls = settings.tls
+        if not tls.required:
+            return None
+        if tls.certificate is CertificateSource.CONFIGURED:
+            assert tls.cert_config_key and tls.key_config_key  # guaranteed by TlsSettings
+            config = pulumi.Config()
+            return configured_certificate(
+                config.require_secret(tls.cert_config_key),
+                config.require_secret(tls.key_config_key),
+            )
+        host = runtime.internal_host(identity)
+        return generated_certificate(
+            name,
+            common_name=host,
+            dns_names=[host, identity.base_name, admin.host],
+            parent=self,
+        )
+
+    def _workload(
+        self,
+        identity: WorkloadIdentity,
+        settings: PostgresSettings,
+        admin: AdminEndpoint,
+        certificate: ServerCertificate | None,
+    ) -> Workload:
+        secret_files = [SecretFile(path=PASSWORD_FILE, content=self.superuser_password)]
+        if certificate is not None:
+            secret_files += [
+                SecretFile(path=CERT_FILE, content=certificate.cert_pem),
+                SecretFile(path=KEY_SOURCE, content=certificate.key_pem),
+            ]
+        probe_cmd = ("pg_isready", "-q", "-h", "127.0.0.1", "-p", str(DEFAULT_PORT))
+        probe = Probe(port=DEFAULT_PORT, exec_command=probe_cmd, initial_delay_seconds=15)
+        return Workload(
+            identity=identity,
+            kind=WorkloadKind.STATEFUL,
+            image=settings.image,
+            command=("sh", "-c", start_script(settings)),
+            ports=(Port(name="postgres", container_port=DEFAULT_PORT, admin_host_port=admin.port),),
+            env={"PGDATA": PGDATA, "HOME": "/tmp"},
+            config_files=(
+                ConfigFile(
+                    path=f"{CONFIG_DIR}/postgresql.conf",
+                    content=settings.postgresql_conf(settings.container_paths()),
+                ),
+                ConfigFile(path=f"{CONFIG_DIR}/pg_hba.conf", content=settings.pg_hba_conf()),
+            ),
+            secret_files=tuple(secret_files),
+            volumes=(Volume(name="data", mount_path=DATA_MOUNT, size=settings.volume_size),),
+            scratch=(
+                ScratchDir(name="run", mount_path=SOCKET_DIR, size_limit="16Mi"),
+                ScratchDir(name="tmp", mount_path="/tmp"),
+            ),
+            resources=settings.resources.to_resources(),
+            readiness=probe,
+            liveness=probe,
+            security=SecurityProfile(
+                run_as_user=settings.run_as_user,
+                run_as_group=settings.run_as_user,
+                fs_group=settings.run_as_user,
+            ),
+            data_classification=settings.classification.value,
+        )
+
+    def credentials(self, database: str) -> tuple[str, pulumi.Output[str]]:
+        """Owner role and (secret) password of one database, for that service only."""
+        if database not in self.databases:
+            raise KeyError(f"no database {database!r} declared")
+        return database, self._passwords[database]
+
+    def login_credentials(self, login: str) -> tuple[str, pulumi.Output[str]]:
+        """Role name and (secret) password of a declared service login."""
+        return login, self._passwords[login]

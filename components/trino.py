@@ -1,0 +1,664 @@
+"""Trino: one SQL endpoint over the lake (Iceberg on MinIO) and the warehouse (PostgreSQL).
+
+Creates: a coordinator workload and, where the stack asks for them, a worker workload
+(both stateless); their configuration as files under `/etc/trino` (which replaces the
+image's defaults, so every file Trino needs is rendered here): `config.properties`,
+`node.properties`, `jvm.config` sized from the memory limit, `log.properties`, the
+catalogs, `access-control.properties` with `rules.json` rendered from the stack's typed
+access policy (`components/trino_access.py`), and the file group provider. Where the
+stack asks for authentication: one generated password per user with its bcrypt hash in
+a secret password file, a generated TLS certificate (secret PEM keystore) and a
+generated internal-communication shared secret.
+
+Credentials never appear in a config file: the catalogs reference them as `${ENV:...}`
+and the values travel as secret env (a Kubernetes Secret, or secret Docker env).
+
+Catalog files live in `/etc/trino-catalog` (set by `catalog.config-dir`), a sibling of
+`/etc/trino` rather than a subdirectory, because on Kubernetes each directory is one
+read-only projected volume and a mount point nested inside a read-only volume cannot be
+created.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Self
+
+import pulumi
+import pulumi_random as random
+from pydantic import AfterValidator, Field, TypeAdapter, model_validator
+
+from components.common import PinnedImage, ResourceSettings, image_version
+from components.runtime.base import Runtime
+from components.runtime.quantities import MEMORY_PATTERN, memory_bytes
+from components.runtime.stack import SettingsModel, StackSettings, Tier
+from components.runtime.workload import (
+    ConfigFile,
+    Connection,
+    Endpoint,
+    Port,
+    Probe,
+    ScratchDir,
+    SecretFile,
+    SecurityProfile,
+    Workload,
+    WorkloadIdentity,
+    WorkloadKind,
+)
+from components.secrets import generated_password
+from components.tls import generated_certificate
+from components.trino_access import AccessPolicy, render_group_file, render_rules_json
+
+SERVICE = "trino"
+HTTP_PORT = 8080
+HTTPS_PORT = 8443
+CONFIG_DIR = "/etc/trino"
+CATALOG_DIR = "/etc/trino-catalog"
+DATA_DIR = "/data/trino"
+LAKE_DATABASE = "iceberg"
+WAREHOUSE_DATABASE = "warehouse"
+TRINO_DATABASES = (LAKE_DATABASE, WAREHOUSE_DATABASE)
+"""PostgreSQL databases Trino uses: the Iceberg JDBC catalog and the warehouse."""
+TRINO_POSTGRES_LOGIN = "trino"
+"""The PostgreSQL service login the warehouse catalog connects as (least privilege)."""
+HEALTH_CHECK = "/usr/lib/trino/bin/health-check"
+"""The image's own Docker HEALTHCHECK script (GET /v1/info, waits for `"starting": false`)."""
+
+# Trino's defaults: a query may use 30% of the heap per node, and 30% stays headroom.
+QUERY_MEMORY_FRACTION = 0.3
+MIB = 2**20
+
+_RELEASE_IMAGE = re.compile(
+    r"^([a-z0-9.-]+(:[0-9]+)?/)*[a-z0-9._-]+/trino:[0-9]{3,4}(@sha256:[a-f0-9]{64})?$"
+)
+
+
+def _trino_image(image: str) -> str:
+    """Trino tags are bare release numbers (`trinodb/trino:483`), which `PinnedImage` would
+    read as a registry port; accept them explicitly and check anything else as usual."""
+    if _RELEASE_IMAGE.match(image):
+        return image
+    return TypeAdapter(PinnedImage).validate_python(image)
+
+
+TrinoImage = Annotated[str, AfterValidator(_trino_image)]
+"""A Trino image pinned to a release number (or any other exact tag or digest)."""
+
+Duration = Annotated[str, Field(pattern=r"^\d+(ms|s|m|h)$")]
+BucketName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")]
+
+
+class Authentication(StrEnum):
+    """How clients authenticate to the coordinator."""
+
+    NONE = "none"
+    PASSWORD = "password"
+
+
+class LogLevel(StrEnum):
+    """Trino's log levels for `io.trino`."""
+
+    DEBUG = "DEBUG"
+    INFO = "INFO"
+    WARN = "WARN"
+    ERROR = "ERROR"
+
+
+class NodeSettings(SettingsModel):
+    """Size of one Trino node; the JVM heap is a fraction of the memory limit."""
+
+    resources: ResourceSettings
+    heap_fraction: float = Field(default=0.7, ge=0.5, le=0.85)
+
+    @property
+    def heap_mib(self) -> int:
+        """`-Xmx` in MiB."""
+        return int(memory_bytes(self.resources.memory_limit) * self.heap_fraction) // MIB
+
+    @property
+    def query_memory_mib(self) -> int:
+        """`query.max-memory-per-node` in MiB."""
+        return int(self.heap_mib * QUERY_MEMORY_FRACTION)
+
+
+class WorkerSettings(NodeSettings):
+    """The worker tier: how many and how big."""
+
+    replicas: int = Field(ge=1, le=100)
+
+
+class TrinoSettings(SettingsModel):
+    """Trino of one stack: image, sizes, security, where the lake lives, and the access policy.
+
+    Secure by default: password authentication over TLS; dev loosens it explicitly.
+    """
+
+    image: TrinoImage
+    coordinator: NodeSettings
+    workers: WorkerSettings | None = None
+    authentication: Authentication = Authentication.PASSWORD
+    tls: bool = True
+    admin_host_port: int | None = Field(default=None, ge=1024, le=65535)
+    access_refresh_period: Duration = "60s"
+    data_dir_size: Annotated[str, Field(pattern=MEMORY_PATTERN)] = "4Gi"
+    log_level: LogLevel = LogLevel.INFO
+    warehouse_bucket: BucketName = "gold"
+    object_store_user: str = "trino"
+    s3_region: str = "us-east-1"
+    run_as_user: int = Field(default=1000, ge=1)
+    access: AccessPolicy
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.authentication is Authentication.PASSWORD and not self.tls:
+            raise ValueError(
+                "authentication 'password' needs tls: true (Trino accepts passwords over HTTPS only)"
+            )
+        if self.coordinator.query_memory_mib < 64:
+            raise ValueError(
+                f"coordinator heap of {self.coordinator.heap_mib} MiB is too small for Trino"
+            )
+        return self
+
+    def tier_problems(self, tier: Tier) -> list[str]:
+        """What this tier requires beyond the schema: TLS and passwords outside dev, prod workers."""
+        problems: list[str] = []
+        if tier is not Tier.DEV:
+            if not self.tls:
+                problems.append(f"trino.tls must be true in a {tier.value} stack")
+            if self.authentication is not Authentication.PASSWORD:
+                problems.append(f"trino.authentication must be 'password' in a {tier.value} stack")
+        if tier is Tier.PROD and (self.workers is None or self.workers.replicas < 2):
+            problems.append("trino.workers.replicas must be at least 2 in prod")
+        problems += [f"trino.{p}" for p in self.access.tier_problems(tier)]
+        return problems
+
+    @property
+    def node_count(self) -> int:
+        """Nodes that run query tasks (the coordinator only schedules when workers exist)."""
+        return self.workers.replicas if self.workers else 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class S3Connection:
+    """Where Trino reads and writes the lake's objects, and as whom."""
+
+    endpoint: Endpoint
+    access_key: pulumi.Input[str]
+    secret_key: pulumi.Output[str]
+    peer: Connection
+    path_style: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class JdbcConnection:
+    """A PostgreSQL database Trino connects to, and as whom."""
+
+    endpoint: Endpoint
+    database: str
+    user: pulumi.Input[str]
+    password: pulumi.Output[str]
+    peer: Connection
+    require_tls: bool = False
+
+    @property
+    def url(self) -> str:
+        """The JDBC URL of the database (`sslmode=require` when the server demands TLS)."""
+        query = "?sslmode=require" if self.require_tls else ""
+        return f"jdbc:postgresql://{self.endpoint.address}/{self.database}{query}"
+
+
+# --- rendered files (pure functions of settings and endpoints) ------------------------
+
+
+def render_properties(values: dict[str, str]) -> str:
+    """A Java properties file, one `key=value` per line, in the given order."""
+    return "".join(f"{key}={value}\n" for key, value in values.items())
+
+
+def render_jvm_config(node: NodeSettings) -> str:
+    """JVM options: the image's defaults with a heap sized from the memory limit."""
+    options = (
+        "-server",
+        "-agentpath:/usr/lib/trino/bin/libjvmkill.so",
+        f"-Xmx{node.heap_mib}M",
+        "-XX:G1HeapRegionSize=32M",
+        "-XX:+ExplicitGCInvokesConcurrent",
+        "-XX:+ExitOnOutOfMemoryError",
+        "-XX:-OmitStackTraceInFastThrow",
+        "-XX:ReservedCodeCacheSize=256M",
+        "-XX:PerMethodRecompilationCutoff=10000",
+        "-XX:PerBytecodeRecompilationCutoff=10000",
+        "-Djdk.attach.allowAttachSelf=true",
+        "-Djdk.nio.maxCachedBufferSize=2000000",
+        "-Dfile.encoding=UTF-8",
+        "-XX:+EnableDynamicAgentLoading",
+    )
+    return "\n".join(options) + "\n"
+
+
+def render_node_properties(stack: StackSettings) -> str:
+    """`node.properties`: the environment name and the data dir; node.id comes from HOSTNAME."""
+    return render_properties(
+        {
+            "node.environment": stack.environment.replace("-", "_"),
+            "node.data-dir": DATA_DIR,
+        }
+    )
+
+
+def render_log_properties(level: LogLevel) -> str:
+    """`log.properties`."""
+    return render_properties({"io.trino": level.value})
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Env:
+    """Names of the secret env vars the rendered files reference as `${ENV:...}`."""
+
+    s3_access_key: str = "TRINO_S3_ACCESS_KEY"
+    s3_secret_key: str = "TRINO_S3_SECRET_KEY"
+    lake_user: str = "TRINO_LAKE_JDBC_USER"
+    lake_password: str = "TRINO_LAKE_JDBC_PASSWORD"
+    warehouse_user: str = "TRINO_WAREHOUSE_JDBC_USER"
+    warehouse_password: str = "TRINO_WAREHOUSE_JDBC_PASSWORD"
+    shared_secret: str = "TRINO_INTERNAL_SHARED_SECRET"
+
+
+ENV = _Env()
+
+
+def _ref(name: str) -> str:
+    return "${ENV:" + name + "}"
+
+
+def render_lake_catalog(
+    *, iceberg: JdbcConnection, s3: S3Connection, warehouse_dir: str, region: str
+) -> str:
+    """`lake.properties`: Iceberg with a JDBC catalog in PostgreSQL, data on S3 (MinIO)."""
+    return render_properties(
+        {
+            "connector.name": "iceberg",
+            "iceberg.catalog.type": "jdbc",
+            "iceberg.jdbc-catalog.catalog-name": "lake",
+            "iceberg.jdbc-catalog.driver-class": "org.postgresql.Driver",
+            "iceberg.jdbc-catalog.connection-url": iceberg.url,
+            "iceberg.jdbc-catalog.connection-user": _ref(ENV.lake_user),
+            "iceberg.jdbc-catalog.connection-password": _ref(ENV.lake_password),
+            "iceberg.jdbc-catalog.default-warehouse-dir": warehouse_dir,
+            "fs.s3.enabled": "true",
+            "s3.endpoint": s3.endpoint.url,
+            "s3.region": region,
+            "s3.path-style-access": str(s3.path_style).lower(),
+            "s3.aws-access-key": _ref(ENV.s3_access_key),
+            "s3.aws-secret-key": _ref(ENV.s3_secret_key),
+        }
+    )
+
+
+def render_warehouse_catalog(warehouse: JdbcConnection) -> str:
+    """`warehouse.properties`: the PostgreSQL connector on the warehouse database."""
+    return render_properties(
+        {
+            "connector.name": "postgresql",
+            "connection-url": warehouse.url,
+            "connection-user": _ref(ENV.warehouse_user),
+            "connection-password": _ref(ENV.warehouse_password),
+        }
+    )
+
+
+def render_coordinator_config(
+    settings: TrinoSettings, *, discovery_uri: str, shared_secret: bool
+) -> str:
+    """`config.properties` of the coordinator."""
+    values = {
+        "coordinator": "true",
+        "node-scheduler.include-coordinator": "false" if settings.workers else "true",
+        "http-server.http.port": str(HTTP_PORT),
+        "discovery.uri": discovery_uri,
+        "catalog.config-dir": CATALOG_DIR,
+        "query.max-memory": f"{_cluster_query_memory(settings)}MB",
+        "query.max-memory-per-node": f"{settings.coordinator.query_memory_mib}MB",
+    }
+    if settings.tls:
+        values |= {
+            "http-server.https.enabled": "true",
+            "http-server.https.port": str(HTTPS_PORT),
+            "http-server.https.keystore.path": f"{CONFIG_DIR}/server.pem",
+        }
+    if settings.authentication is Authentication.PASSWORD:
+        values["http-server.authentication.type"] = "PASSWORD"
+    if shared_secret:
+        values["internal-communication.shared-secret"] = _ref(ENV.shared_secret)
+    return render_properties(values)
+
+
+def render_worker_config(
+    settings: TrinoSettings, worker: WorkerSettings, *, discovery_uri: str
+) -> str:
+    """`config.properties` of a worker (workers always share the internal secret)."""
+    return render_properties(
+        {
+            "coordinator": "false",
+            "http-server.http.port": str(HTTP_PORT),
+            "discovery.uri": discovery_uri,
+            "catalog.config-dir": CATALOG_DIR,
+            "query.max-memory": f"{_cluster_query_memory(settings)}MB",
+            "query.max-memory-per-node": f"{worker.query_memory_mib}MB",
+            "internal-communication.shared-secret": _ref(ENV.shared_secret),
+        }
+    )
+
+
+def _cluster_query_memory(settings: TrinoSettings) -> int:
+    node = settings.workers or settings.coordinator
+    return node.query_memory_mib * settings.node_count
+
+
+def render_access_control(settings: TrinoSettings) -> str:
+    """`access-control.properties`: file-based system access control, refreshed."""
+    return render_properties(
+        {
+            "access-control.name": "file",
+            "security.config-file": f"{CONFIG_DIR}/rules.json",
+            "security.refresh-period": settings.access_refresh_period,
+        }
+    )
+
+
+def render_group_provider() -> str:
+    """`group-provider.properties`: groups come from the rendered group file."""
+    return render_properties(
+        {"group-provider.name": "file", "file.group-file": f"{CONFIG_DIR}/group.txt"}
+    )
+
+
+def render_password_authenticator() -> str:
+    """`password-authenticator.properties`: bcrypt hashes from the secret password file."""
+    return render_properties(
+        {"password-authenticator.name": "file", "file.password-file": f"{CONFIG_DIR}/password.db"}
+    )
+
+
+class Trino(pulumi.ComponentResource):
+    """Trino coordinator (and workers), catalogs, authentication and file-based access control."""
+
+    endpoint: Endpoint
+    internal_endpoint: Endpoint
+    user_passwords: dict[str, pulumi.Output[str]]
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        stack: StackSettings,
+        settings: TrinoSettings,
+        runtime: Runtime,
+        s3: S3Connection,
+        warehouse_dir: str,
+        iceberg: JdbcConnection,
+        warehouse: JdbcConnection,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("dataplatform:query:Trino", name, None, opts)
+        self._settings = settings
+        version = image_version(settings.image)
+        coordinator_id = WorkloadIdentity(service=SERVICE, component="coordinator", version=version)
+        worker_id = WorkloadIdentity(service=SERVICE, component="worker", version=version)
+        coordinator_host = runtime.internal_host(coordinator_id)
+        discovery_uri = f"http://{coordinator_host}:{HTTP_PORT}"
+        needs_secret = (
+            settings.workers is not None or settings.authentication is Authentication.PASSWORD
+        )
+
+        secret_env: dict[str, pulumi.Output[str]] = {
+            ENV.s3_access_key: pulumi.Output.secret(s3.access_key),
+            ENV.s3_secret_key: pulumi.Output.secret(s3.secret_key),
+            ENV.lake_user: pulumi.Output.secret(iceberg.user),
+            ENV.lake_password: pulumi.Output.secret(iceberg.password),
+            ENV.warehouse_user: pulumi.Output.secret(warehouse.user),
+            ENV.warehouse_password: pulumi.Output.secret(warehouse.password),
+        }
+        if needs_secret:
+            secret_env[ENV.shared_secret] = generated_password(
+                f"{name}-internal-shared-secret", parent=self, length=64
+            )
+        catalogs = (
+            ConfigFile(
+                path=f"{CATALOG_DIR}/lake.properties",
+                content=render_lake_catalog(
+                    iceberg=iceberg, s3=s3, warehouse_dir=warehouse_dir, region=settings.s3_region
+                ),
+            ),
+            ConfigFile(
+                path=f"{CATALOG_DIR}/warehouse.properties",
+                content=render_warehouse_catalog(warehouse),
+            ),
+        )
+        data_peers = _unique((s3.peer, iceberg.peer, warehouse.peer))
+
+        self.user_passwords = {}
+        secret_files: list[SecretFile] = []
+        if settings.authentication is Authentication.PASSWORD:
+            secret_files.append(
+                SecretFile(path=f"{CONFIG_DIR}/password.db", content=self._password_file(name))
+            )
+        if settings.tls:
+            certificate = generated_certificate(
+                name,
+                common_name=coordinator_host,
+                dns_names=[coordinator_host, coordinator_id.base_name, "localhost"],
+                parent=self,
+            )
+            keystore = pulumi.Output.all(certificate.key_pem, certificate.cert_pem).apply(
+                lambda pems: "".join(p if p.endswith("\n") else p + "\n" for p in pems)
+            )
+            secret_files.append(
+                SecretFile(path=f"{CONFIG_DIR}/server.pem", content=pulumi.Output.secret(keystore))
+            )
+
+        coordinator_files = (
+            ConfigFile(
+                path=f"{CONFIG_DIR}/config.properties",
+                content=render_coordinator_config(
+                    settings, discovery_uri=discovery_uri, shared_secret=needs_secret
+                ),
+            ),
+            *self._node_files(stack, settings, settings.coordinator),
+            ConfigFile(
+                path=f"{CONFIG_DIR}/access-control.properties",
+                content=render_access_control(settings),
+            ),
+            ConfigFile(path=f"{CONFIG_DIR}/rules.json", content=render_rules_json(settings.access)),
+            ConfigFile(
+                path=f"{CONFIG_DIR}/group-provider.properties", content=render_group_provider()
+            ),
+            ConfigFile(path=f"{CONFIG_DIR}/group.txt", content=render_group_file(settings.access)),
+            *(
+                (
+                    ConfigFile(
+                        path=f"{CONFIG_DIR}/password-authenticator.properties",
+                        content=render_password_authenticator(),
+                    ),
+                )
+                if settings.authentication is Authentication.PASSWORD
+                else ()
+            ),
+            *catalogs,
+        )
+        coordinator_peers = data_peers
+        if settings.workers:
+            coordinator_peers += (Connection(service=SERVICE, component="worker", port=HTTP_PORT),)
+        admin_on_https = settings.tls
+        coordinator = runtime.deploy(
+            self._workload(
+                settings,
+                coordinator_id,
+                settings.coordinator,
+                replicas=1,
+                ports=(
+                    Port(
+                        name="http",
+                        container_port=HTTP_PORT,
+                        admin_host_port=None if admin_on_https else settings.admin_host_port,
+                    ),
+                    *(
+                        (
+                            Port(
+                                name="https",
+                                container_port=HTTPS_PORT,
+                                admin_host_port=settings.admin_host_port,
+                            ),
+                        )
+                        if settings.tls
+                        else ()
+                    ),
+                ),
+                files=coordinator_files,
+                secret_files=tuple(secret_files),
+                secret_env=secret_env,
+                connections=coordinator_peers,
+            ),
+            parent=self,
+        )
+        self.internal_endpoint = coordinator.endpoint("http")
+        self.endpoint = (
+            Endpoint(host=coordinator_host, port=HTTPS_PORT, scheme="https")
+            if settings.tls
+            else self.internal_endpoint
+        )
+        self.workers = settings.workers.replicas if settings.workers else 0
+        if settings.workers:
+            worker = settings.workers
+            runtime.deploy(
+                self._workload(
+                    settings,
+                    worker_id,
+                    worker,
+                    replicas=worker.replicas,
+                    ports=(Port(name="http", container_port=HTTP_PORT),),
+                    files=(
+                        ConfigFile(
+                            path=f"{CONFIG_DIR}/config.properties",
+                            content=render_worker_config(
+                                settings, worker, discovery_uri=discovery_uri
+                            ),
+                        ),
+                        *self._node_files(stack, settings, worker),
+                        *catalogs,
+                    ),
+                    secret_files=(),
+                    secret_env=secret_env,
+                    connections=(
+                        *data_peers,
+                        Connection(service=SERVICE, component="coordinator", port=HTTP_PORT),
+                    ),
+                ),
+                parent=self,
+            )
+        self.register_outputs(
+            {
+                "endpoint": self.endpoint.url,
+                "internalEndpoint": self.internal_endpoint.url,
+                "workers": self.workers,
+                "users": sorted(self.user_passwords),
+            }
+        )
+
+    def credentials(self, user: str) -> tuple[str, pulumi.Output[str]]:
+        """User name and generated password (secret) of a declared user, e.g. a service user."""
+        return user, self.user_passwords[user]
+
+    def _password_file(self, name: str) -> pulumi.Output[str]:
+        """`user:bcrypt-hash` lines; the hashes come from RandomPassword, never from this program."""
+        hashes: list[pulumi.Output[str]] = []
+        users = self._settings.access.users
+        for user in users:
+            password = random.RandomPassword(
+                f"{name}-user-{user}-password",
+                length=32,
+                special=False,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            self.user_passwords[user] = pulumi.Output.secret(password.result)
+            hashes.append(pulumi.Output.secret(password.bcrypt_hash))
+        content = pulumi.Output.all(*hashes).apply(
+            lambda values: "".join(f"{u}:{h}\n" for u, h in zip(users, values, strict=True))
+        )
+        return pulumi.Output.secret(content)
+
+    @staticmethod
+    def _node_files(
+        stack: StackSettings, settings: TrinoSettings, node: NodeSettings
+    ) -> tuple[ConfigFile, ...]:
+        return (
+            ConfigFile(path=f"{CONFIG_DIR}/node.properties", content=render_node_properties(stack)),
+            ConfigFile(path=f"{CONFIG_DIR}/jvm.config", content=render_jvm_config(node)),
+            ConfigFile(
+                path=f"{CONFIG_DIR}/log.properties",
+                content=render_log_properties(settings.log_level),
+            ),
+        )
+
+    def _workload(
+        self,
+        settings: TrinoSettings,
+        identity: WorkloadIdentity,
+        node: NodeSettings,
+        *,
+        replicas: int,
+        ports: tuple[Port, ...],
+        files: tuple[ConfigFile, ...],
+        secret_files: tuple[SecretFile, ...],
+        secret_env: dict[str, pulumi.Output[str]],
+        connections: Sequence[Connection],
+    ) -> Workload:
+        health = (HEALTH_CHECK,)
+        return Workload(
+            identity=identity,
+            kind=WorkloadKind.STATELESS,
+            image=settings.image,
+            ports=ports,
+            secret_env=secret_env,
+            config_files=files,
+            secret_files=secret_files,
+            scratch=(
+                ScratchDir(name="data", mount_path=DATA_DIR, size_limit=settings.data_dir_size),
+                ScratchDir(name="tmp", mount_path="/tmp", size_limit="1Gi"),
+            ),
+            connections=tuple(connections),
+            resources=node.resources.to_resources(),
+            readiness=Probe(
+                port=HTTP_PORT,
+                path="/v1/info",
+                exec_command=health,
+                initial_delay_seconds=20,
+                period_seconds=10,
+            ),
+            liveness=Probe(
+                port=HTTP_PORT,
+                path="/v1/info",
+                exec_command=health,
+                initial_delay_seconds=90,
+                period_seconds=20,
+            ),
+            security=SecurityProfile(
+                run_as_user=settings.run_as_user,
+                run_as_group=settings.run_as_user,
+                fs_group=settings.run_as_user,
+            ),
+            replicas=replicas,
+        )
+
+
+def _unique(connections: Sequence[Connection]) -> tuple[Connection, ...]:
+    """Connections without repeats, in first-seen order."""
+    seen: list[Connection] = []
+    for connection in connections:
+        if connection not in seen:
+            seen.append(connection)
+    return tuple(seen)

@@ -1,0 +1,17 @@
+"""The data platform governance policy pack (`pulumi preview --policy-pack policies`).
+
+Builds the PolicyPack and nothing else; the rules live in `rules/`. Secure by default:
+every policy is mandatory unless the stack's policy config (policies/config/<stack>.json,
+passed as --policy-pack-config) says otherwise.
+"""
+
+from pulumi_policy import EnforcementLevel, PolicyPack
+from rules import ALL_POLICIES
+
+PolicyPack(
+    name="data-platform-governance",
+    enforcement_level=EnforcementLevel.MANDATORY,
+    policies=ALL_POLICIES,
+    description="Governance of the data platform: ownership, images, pod security, network, "
+    "secrets, object storage, audit, access, durability, isolation and budget.",
+)

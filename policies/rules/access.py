@@ -1,0 +1,277 @@
+"""Access: Trino runs file-based access control whose rules end in explicit denies and mask PII.
+
+The policies read every `access-control.properties` and Trino `rules.json` delivered as
+plain config (ConfigMap data, Docker uploads). Where no Trino is declared (no workload
+runs a Trino image and no such file exists) they pass vacuously.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pulumi_policy import (
+    EnforcementLevel,
+    PolicyConfigSchema,
+    ReportViolation,
+    ResourceValidationArgs,
+    ResourceValidationPolicy,
+    Severity,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from . import wire
+from .images import image_references, parse_image
+
+ACCESS_SCHEMA: dict[str, dict[str, Any]] = {
+    "trinoImagePattern": {"type": "string", "default": r"(^|/)trino$"},
+    "accessControlFilePattern": {"type": "string", "default": r"access-control\.properties$"},
+}
+RULES_SCHEMA: dict[str, dict[str, Any]] = {
+    "rulesFilePattern": {"type": "string", "default": r"rules\.json$"},
+}
+PII_SCHEMA: dict[str, dict[str, Any]] = {
+    **RULES_SCHEMA,
+    "piiColumnPattern": {
+        "type": "string",
+        "default": (
+            r"(?i)(^|_)(email|e_mail|phone|mobile|ssn|national_id|tax_id|passport|birth_?date|"
+            r"date_of_birth|dob|address|iban|card_number|credit_card|full_name|first_name|last_name)($|_)"
+        ),
+    },
+    "privilegedPrincipals": {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": [],
+        "description": "Users, groups or roles allowed to read PII columns unmasked.",
+    },
+}
+SECTIONS = (
+    "catalogs",
+    "schemas",
+    "tables",
+    "queries",
+    "impersonation",
+    "system_information",
+    "authorization",
+    "system_session_properties",
+    "catalog_session_properties",
+    "functions",
+    "procedures",
+)
+_DECISION_KEYS = frozenset({"allow", "privileges", "owner"})
+_MATCH_ALL = frozenset({".*", "^.*$", "(.*)"})
+
+
+def validate_file_access_control(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Trino uses access-control.name=file with a rules file; a Trino without it fails."""
+    image_pattern = str(wire.setting(args, ACCESS_SCHEMA, "trinoImagePattern"))
+    file_pattern = str(wire.setting(args, ACCESS_SCHEMA, "accessControlFilePattern"))
+    trino: list[tuple[str, str]] = []
+    found = False
+    for resource in args.resources:
+        for _, image in image_references(resource.resource_type, resource.props):
+            if re.search(image_pattern, parse_image(image).repository):
+                trino.append((resource.urn, image))
+        for name, content in wire.config_files(resource.resource_type, resource.props):
+            if not re.search(file_pattern, name):
+                continue
+            found = True
+            settings = wire.parse_properties(content)
+            if settings.get("access-control.name") != "file":
+                report(
+                    f"{name}: access-control.name = "
+                    f"{settings.get('access-control.name', '<unset>')}; Trino must use 'file'.",
+                    resource.urn,
+                )
+            elif not settings.get("security.config-file"):
+                report(
+                    f"{name}: access-control.name=file without security.config-file.", resource.urn
+                )
+    if trino and not found:
+        urn, image = trino[0]
+        report(
+            f"Trino ({image}) is declared but no access-control.properties is delivered; "
+            "without it Trino allows everything.",
+            urn,
+        )
+
+
+def _rules_documents(
+    args: ResourceValidationArgs, schema: dict[str, dict[str, Any]], report: ReportViolation | None
+) -> list[tuple[str, dict[str, Any]]]:
+    pattern = str(wire.setting(args, schema, "rulesFilePattern"))
+    documents = []
+    for name, content in wire.config_files(args.resource_type, args.props):
+        if not re.search(pattern, name):
+            continue
+        document = wire.load_json(content)
+        if document is None:
+            if report is not None:
+                report(f"{name} is not valid JSON; Trino would refuse to start.", None)
+            continue
+        if isinstance(document, dict) and any(k in document for k in SECTIONS):
+            documents.append((name, document))
+    return documents
+
+
+def is_deny(rule: Any) -> bool:
+    """True when a Trino access rule grants nothing."""
+    if not isinstance(rule, dict):
+        return False
+    if "privileges" in rule:
+        return rule["privileges"] == []
+    if "allow" in rule:
+        return rule["allow"] in (False, "none", [])
+    return rule.get("owner") is False
+
+
+def narrowing_keys(rule: dict[str, Any]) -> list[str]:
+    """Match keys that restrict which requests a rule applies to."""
+    return sorted(k for k, v in rule.items() if k not in _DECISION_KEYS and v not in _MATCH_ALL)
+
+
+def validate_explicit_deny(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Each rule list of a rules.json ends with a catch-all deny."""
+    for name, document in _rules_documents(args, RULES_SCHEMA, report):
+        for section in SECTIONS:
+            rules = document.get(section)
+            if not isinstance(rules, list) or not rules:
+                continue  # absent: Trino's default; empty: denies everything
+            last = rules[-1]
+            if not is_deny(last):
+                report(
+                    f"{name}: the last '{section}' rule grants access; end with an explicit deny.",
+                    None,
+                )
+            elif narrowing_keys(last):
+                report(
+                    f"{name}: the final '{section}' deny is narrowed by "
+                    f"{', '.join(narrowing_keys(last))}; it must match everyone.",
+                    None,
+                )
+
+
+def _alternatives(pattern: Any) -> set[str]:
+    text = str(pattern).strip("^$()")
+    return {part.strip("^$()") for part in text.split("|")}
+
+
+def _privileged(rule: dict[str, Any], principals: set[str]) -> bool:
+    present = [rule[k] for k in ("user", "group", "role") if k in rule]
+    return bool(present) and all(_alternatives(p) <= principals for p in present)
+
+
+def _table_key(rule: dict[str, Any]) -> tuple[str, str, str]:
+    return (
+        str(rule.get("catalog", ".*")),
+        str(rule.get("schema", ".*")),
+        str(rule.get("table", ".*")),
+    )
+
+
+def _is_pii(column: dict[str, Any], pii: re.Pattern[str]) -> bool:
+    return column.get("pii") is True or bool(pii.search(str(column.get("name", ""))))
+
+
+def _hidden(column: dict[str, Any]) -> bool:
+    return bool(column.get("mask")) or column.get("allow") is False
+
+
+def validate_pii_masked(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Non-privileged table rules mask (or deny) every PII column of their table.
+
+    A table's PII columns are those any rule of the file lists for the same
+    catalog/schema/table match; a rule for that table that omits one exposes it.
+    """
+    pii = re.compile(str(wire.setting(args, PII_SCHEMA, "piiColumnPattern")))
+    principals = {str(p) for p in wire.setting(args, PII_SCHEMA, "privilegedPrincipals")}
+    for name, document in _rules_documents(args, PII_SCHEMA, None):
+        tables = [r for r in document.get("tables") or [] if isinstance(r, dict)]
+        known: dict[tuple[str, str, str], set[str]] = {}
+        for rule in tables:
+            for column in rule.get("columns") or []:
+                if isinstance(column, dict) and _is_pii(column, pii):
+                    known.setdefault(_table_key(rule), set()).add(str(column.get("name")))
+        for index, rule in enumerate(tables):
+            if is_deny(rule) or _privileged(rule, principals):
+                continue
+            who = (
+                ", ".join(f"{k}={rule[k]}" for k in ("user", "group", "role") if k in rule)
+                or "everyone"
+            )
+            columns = {
+                str(c.get("name")): c for c in rule.get("columns") or [] if isinstance(c, dict)
+            }
+            for column_name, column in sorted(columns.items()):
+                if _is_pii(column, pii) and not _hidden(column):
+                    report(
+                        f"{name}: tables rule #{index + 1} ({who}) exposes PII column "
+                        f"'{column_name}' unmasked.",
+                        None,
+                    )
+            omitted = sorted(known.get(_table_key(rule), set()) - set(columns))
+            if omitted:
+                report(
+                    f"{name}: tables rule #{index + 1} ({who}) on {'.'.join(_table_key(rule))} "
+                    f"grants {rule.get('privileges')} without masking PII columns "
+                    f"{', '.join(omitted)}.",
+                    None,
+                )
+
+
+trino_file_access_control = StackValidationPolicy(
+    name="trino-file-access-control",
+    description=(
+        "Every access-control.properties sets access-control.name=file with a "
+        "security.config-file, and any workload running a Trino image has one."
+    ),
+    validate=validate_file_access_control,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.CRITICAL,
+    config_schema=PolicyConfigSchema(properties=ACCESS_SCHEMA),
+    remediation_steps=(
+        "Deliver /etc/trino/access-control.properties with access-control.name=file and "
+        "security.config-file pointing at rules.json."
+    ),
+    tags=["access", "trino"],
+)
+
+trino_rules_explicit_deny = ResourceValidationPolicy(
+    name="trino-rules-explicit-deny",
+    description=(
+        "Every non-empty rule list of a Trino rules.json ends in an explicit deny "
+        "(privileges [], allow false/none/[], owner false) that matches everyone."
+    ),
+    validate=validate_explicit_deny,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    config_schema=PolicyConfigSchema(properties=RULES_SCHEMA),
+    remediation_steps=(
+        "Append a final rule with no user/group/catalog match that grants nothing, e.g. "
+        '{"privileges": []} in tables, {"allow": "none"} in catalogs.'
+    ),
+    tags=["access", "trino"],
+)
+
+trino_pii_masked = ResourceValidationPolicy(
+    name="trino-pii-columns-masked",
+    description=(
+        "In a Trino rules.json, every PII column (a name matching piiColumnPattern, or "
+        '"pii": true) that a table rule for non-privileged principals lists, or that any '
+        "rule of the same table lists, is masked (or allow false) for those principals."
+    ),
+    validate=validate_pii_masked,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    config_schema=PolicyConfigSchema(properties=PII_SCHEMA),
+    remediation_steps=(
+        "Add a mask expression to the column (e.g. 'regexp_replace(email, ...)') or restrict "
+        "the rule to a group listed in privilegedPrincipals."
+    ),
+    tags=["access", "trino", "pii"],
+)
+
+POLICIES = [trino_file_access_control, trino_rules_explicit_deny, trino_pii_masked]
+"""The access policies."""

@@ -1,0 +1,330 @@
+"""Reading resource inputs in the engine's wire form safely.
+
+Rules read `args.props`, which the policy SDK wraps in a proxy that raises
+`UnknownValueError` when a value is unknown during preview. Every accessor here
+turns such a value (or the offline render's "[unknown]" marker) into `UNKNOWN`, so a
+rule can skip what it cannot judge instead of crashing. Nothing here knows our
+program: it knows Kubernetes, Docker, MinIO and PostgreSQL wire shapes only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+from pulumi_policy.proxy import UnknownValueError
+
+UNKNOWN_MARKERS = frozenset(
+    {
+        "[unknown]",
+        "04da6b54-80e4-46f7-96ec-b56ff0331ba9",
+        "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",
+        "3eeb2bf0-c639-47a8-9e75-3b44932eb421",
+        "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",
+        "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",
+    }
+)
+"""Strings that stand for a value not known yet (render marker and the engine sentinels)."""
+
+SECRET_MARKER = "[secret]"
+"""How an offline render shows a Pulumi secret."""
+
+
+class _Unknown:
+    """The single value standing for "not known during preview"."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+UNKNOWN: Any = _Unknown()
+"""Returned by every accessor in place of an unknown value."""
+
+WORKLOAD_KINDS = frozenset(
+    {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod", "ReplicaSet"}
+)
+"""Kubernetes kinds that run pods."""
+
+ENV_LABEL = "dataplatform.io/environment"
+OWNER_LABEL = "dataplatform.io/owner"
+COST_CENTER_LABEL = "dataplatform.io/cost-center"
+CLASSIFICATION_LABEL = "dataplatform.io/data-classification"
+SIZE_LABEL = "dataplatform.io/requested-size"
+
+DOCKER_CONTAINER = "docker:index/container:Container"
+DOCKER_VOLUME = "docker:index/volume:Volume"
+DOCKER_IMAGE = "docker:index/remoteImage:RemoteImage"
+MINIO_BUCKET = "minio:index/s3Bucket:S3Bucket"
+MINIO_VERSIONING = "minio:index/s3BucketVersioning:S3BucketVersioning"
+MINIO_ILM = "minio:index/ilmPolicy:IlmPolicy"
+MINIO_BUCKET_POLICY = "minio:index/s3BucketPolicy:S3BucketPolicy"
+MINIO_IAM_POLICY = "minio:index/iamPolicy:IamPolicy"
+PG_DATABASE = "postgresql:index/database:Database"
+
+
+def is_unknown(value: Any) -> bool:
+    """True for `UNKNOWN` and for the unknown markers of the engine and the render."""
+    return value is UNKNOWN or (isinstance(value, str) and value in UNKNOWN_MARKERS)
+
+
+def is_secret_or_unknown(value: Any) -> bool:
+    """True when a value is hidden (a Pulumi secret in a render) or not known yet."""
+    return is_unknown(value) or value == SECRET_MARKER
+
+
+def get(obj: Any, *path: str | int, default: Any = None) -> Any:
+    """`obj[path[0]][path[1]]...`; `default` when a key is missing, `UNKNOWN` when unknown."""
+    current = obj
+    for key in path:
+        if is_unknown(current):
+            return UNKNOWN
+        try:
+            if isinstance(key, int):
+                if not isinstance(current, Sequence) or isinstance(current, str):
+                    return default
+                if key >= len(current):
+                    return default
+                current = current[key]
+            else:
+                if not isinstance(current, Mapping) or key not in current:
+                    return default
+                current = current[key]
+        except UnknownValueError:
+            return UNKNOWN
+    if is_unknown(current):
+        return UNKNOWN
+    return current
+
+
+def items(obj: Any) -> Iterator[tuple[str, Any]]:
+    """(key, value) pairs of a mapping; unknown values come back as `UNKNOWN`."""
+    if not isinstance(obj, Mapping):
+        return
+    for key in list(obj):
+        yield str(key), get(obj, str(key))
+
+
+def elements(obj: Any) -> list[Any]:
+    """The elements of a list (unknown ones as `UNKNOWN`); [] for anything else."""
+    if isinstance(obj, str) or not isinstance(obj, Sequence):
+        return []
+    return [get(obj, i) for i in range(len(obj))]
+
+
+def text(value: Any) -> str | None:
+    """`value` when it is a known string, else None."""
+    return value if isinstance(value, str) and not is_unknown(value) else None
+
+
+def kubernetes_kind(resource_type: str) -> str | None:
+    """`kubernetes:apps/v1:Deployment` -> `Deployment`; None for other providers."""
+    if not resource_type.startswith("kubernetes:") or resource_type.startswith("kubernetes:yaml"):
+        return None
+    return resource_type.rsplit(":", 1)[-1]
+
+
+def labels(resource_type: str, props: Any) -> dict[str, Any]:
+    """A resource's labels: Kubernetes `metadata.labels`, Docker `labels: [{label, value}]`."""
+    if kubernetes_kind(resource_type):
+        return dict(items(get(props, "metadata", "labels")))
+    if resource_type.startswith("docker:"):
+        result: dict[str, Any] = {}
+        for entry in elements(get(props, "labels")):
+            key = text(get(entry, "label"))
+            if key is not None:
+                result[key] = get(entry, "value")
+        return result
+    return {}
+
+
+def labels_unknown(resource_type: str, props: Any) -> bool:
+    """True when a resource's label set as a whole is not known yet."""
+    if kubernetes_kind(resource_type):
+        return is_unknown(get(props, "metadata")) or is_unknown(get(props, "metadata", "labels"))
+    return resource_type.startswith("docker:") and is_unknown(get(props, "labels"))
+
+
+def pod_spec(resource_type: str, props: Any) -> Any:
+    """The pod spec of a Kubernetes workload, or None for anything else."""
+    kind = kubernetes_kind(resource_type)
+    if kind not in WORKLOAD_KINDS:
+        return None
+    if kind == "Pod":
+        return get(props, "spec")
+    if kind == "CronJob":
+        return get(props, "spec", "jobTemplate", "spec", "template", "spec")
+    return get(props, "spec", "template", "spec")
+
+
+def pod_template_labels(resource_type: str, props: Any) -> dict[str, Any] | None:
+    """Labels of the pods a workload creates (None for non-workloads)."""
+    kind = kubernetes_kind(resource_type)
+    if kind not in WORKLOAD_KINDS:
+        return None
+    if kind == "Pod":
+        return dict(items(get(props, "metadata", "labels")))
+    if kind == "CronJob":
+        path: tuple[str, ...] = ("spec", "jobTemplate", "spec", "template", "metadata", "labels")
+    else:
+        path = ("spec", "template", "metadata", "labels")
+    for depth in range(1, len(path) + 1):
+        if is_unknown(get(props, *path[:depth])):
+            return None
+    return dict(items(get(props, *path)))
+
+
+def containers(spec: Any, *, include_init: bool = True) -> list[Any]:
+    """Containers of a pod spec (init and ephemeral ones too unless `include_init=False`)."""
+    result = [c for c in elements(get(spec, "containers")) if isinstance(c, Mapping)]
+    if include_init:
+        for key in ("initContainers", "ephemeralContainers"):
+            result += [c for c in elements(get(spec, key)) if isinstance(c, Mapping)]
+    return result
+
+
+def container_name(container: Any) -> str:
+    """A container's name for messages."""
+    return text(get(container, "name")) or "<unnamed>"
+
+
+def replicas(resource_type: str, props: Any) -> int | None:
+    """Declared replicas of a workload (Kubernetes default 1); None when unknown."""
+    kind = kubernetes_kind(resource_type)
+    if kind in ("Deployment", "StatefulSet", "ReplicaSet"):
+        value = get(props, "spec", "replicas", default=1)
+    elif kind == "Job":
+        value = get(props, "spec", "parallelism", default=1)
+    elif kind == "CronJob":
+        value = get(props, "spec", "jobTemplate", "spec", "parallelism", default=1)
+    else:
+        value = 1
+    if is_unknown(value) or not isinstance(value, int | float):
+        return None
+    return int(value)
+
+
+def config_files(resource_type: str, props: Any) -> list[tuple[str, str]]:
+    """(file name, content) of every known plain-text config file a resource delivers.
+
+    Kubernetes ConfigMap `data` entries (key is the file name) and Docker container
+    `uploads` (`file` is the path); secret or unknown contents are skipped.
+    """
+    files: list[tuple[str, str]] = []
+    if kubernetes_kind(resource_type) == "ConfigMap":
+        for key, value in items(get(props, "data")):
+            content = text(value)
+            if content is not None and content != SECRET_MARKER:
+                files.append((key, content))
+    elif resource_type == DOCKER_CONTAINER:
+        for upload in elements(get(props, "uploads")):
+            name = text(get(upload, "file"))
+            content = text(get(upload, "content"))
+            if name is not None and content is not None and content != SECRET_MARKER:
+                files.append((name, content))
+    return files
+
+
+_CPU = re.compile(r"^([0-9.]+)(m?)$")
+_MEMORY = re.compile(r"^([0-9.]+)([EPTGMK]i?|[kmEPTGM]|)$")
+_MEMORY_FACTORS = {
+    "": 1,
+    "k": 10**3,
+    "K": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "E": 10**18,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+}
+
+
+def cpu_cores(value: Any) -> float | None:
+    """A Kubernetes CPU quantity ("500m", "2", 1.5) in cores; None if not parseable."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    match = _CPU.match(text(value) or "")
+    if not match:
+        return None
+    number = float(match.group(1))
+    return number / 1000 if match.group(2) else number
+
+
+def memory_bytes(value: Any) -> int | None:
+    """A Kubernetes memory/storage quantity ("512Mi", "4Gi", "1G") in bytes; None if not."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return int(value)
+    match = _MEMORY.match(text(value) or "")
+    if not match:
+        return None
+    suffix = match.group(2)
+    if suffix == "m":  # milli-bytes: legal but absurd
+        return int(float(match.group(1)) / 1000)
+    return int(float(match.group(1)) * _MEMORY_FACTORS[suffix])
+
+
+def format_bytes(value: float) -> str:
+    """Bytes as Gi with two decimals."""
+    return f"{value / 2**30:.2f}Gi"
+
+
+def load_json(content: str) -> Any:
+    """JSON text -> value, or None when it is not valid JSON."""
+    try:
+        return json.loads(content)
+    except ValueError:
+        return None
+
+
+def parse_properties(content: str) -> dict[str, str]:
+    """`key=value` / `key: value` / `key = value` lines (Java properties, postgresql.conf).
+
+    Comments (`#`, `!`) and blank lines are ignored; trailing `# comments` and single
+    quotes around postgresql.conf values are stripped. The last assignment wins, as in
+    both formats.
+    """
+    result: dict[str, str] = {}
+    for raw in content.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#!":
+            continue
+        match = re.match(r"^([A-Za-z0-9_.\-]+)\s*(?:=|:|\s)\s*(.*)$", line)
+        if not match:
+            continue
+        key, value = match.group(1), match.group(2).strip()
+        if value.startswith("'"):
+            end = value.find("'", 1)
+            while end != -1 and value[end : end + 2] == "''":
+                end = value.find("'", end + 2)
+            value = value[1:end].replace("''", "'") if end != -1 else value[1:]
+        else:
+            value = value.split("#", 1)[0].strip()
+        result[key] = value
+    return result
+
+
+def config(args: Any) -> Mapping[str, Any]:
+    """The policy's configuration (empty when none was given)."""
+    try:
+        value = args.get_config()
+    except AttributeError:
+        return {}
+    return value if isinstance(value, Mapping) else {}
+
+
+def setting(args: Any, schema: Mapping[str, Mapping[str, Any]], key: str) -> Any:
+    """A config property of the policy, else the `default` its schema declares."""
+    value = config(args).get(key)
+    if value is None:
+        return schema.get(key, {}).get("default")
+    return value

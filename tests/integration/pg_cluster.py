@@ -1,0 +1,242 @@
+"""A throwaway PostgreSQL cluster started with the component's own rendered settings.
+
+Debian's `postgresql-15` + `postgresql-15-pgaudit` provide the binaries; nothing is
+installed here. PostgreSQL refuses to run as root, so when the tests run as root the
+server runs as the `postgres` OS user (`runuser -u postgres --`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import psycopg2.extensions
+
+from components.postgres import PostgresSettings
+from components.postgres_access import access_plan
+from components.postgres_server_config import ServerPaths
+from infra.config import parse_config
+from infra.render import decode_value, read_stack_config, stack_file
+
+PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+PG_LIB = PG_BIN.parent / "lib"
+OS_USER = "postgres"
+
+
+class Unavailable(Exception):
+    """PostgreSQL (or pgaudit, or a non-root user to run it) is not available here."""
+
+
+def stack_postgres_settings(stack: str) -> PostgresSettings:
+    """The stack's PostgreSQL settings exactly as the program validates them."""
+    config, _ = read_stack_config(stack_file(stack))
+    raw = {k.split(":", 1)[1]: decode_value(v) for k, v in config.items()}
+    return parse_config(stack, raw).postgres
+
+
+@dataclass
+class Cluster:
+    """A running throwaway cluster and the passwords of the roles the plan created."""
+
+    stack: str
+    settings: PostgresSettings
+    directory: Path
+    port: int
+    admin_password: str
+    passwords: dict[str, str] = field(default_factory=dict)
+    host: str = "127.0.0.1"
+
+    @property
+    def log_file(self) -> Path:
+        """The server log (stderr of the postmaster)."""
+        return self.directory / "server.log"
+
+    @property
+    def tls(self) -> bool:
+        """True when the stack's settings require TLS."""
+        return self.settings.tls.required
+
+    def dsn(self, user: str, dbname: str, password: str | None = None, **extra: Any) -> str:
+        """A libpq DSN for `user` on `dbname` over TCP."""
+        parts = {
+            "host": self.host,
+            "port": self.port,
+            "user": user,
+            "dbname": dbname,
+            "password": password if password is not None else self.password(user),
+            "sslmode": "require" if self.tls else "disable",
+            "connect_timeout": 5,
+            **extra,
+        }
+        return " ".join(f"{k}={v}" for k, v in parts.items())
+
+    def password(self, user: str) -> str:
+        """The password of the admin or of a login created by the plan."""
+        return self.admin_password if user == self.settings.admin_user else self.passwords[user]
+
+    def connect(self, user: str, dbname: str, **extra: Any) -> psycopg2.extensions.connection:
+        """An autocommit connection as `user`."""
+        conn = psycopg2.connect(self.dsn(user, dbname, **extra))
+        conn.autocommit = True
+        return conn
+
+    def admin(self, dbname: str = "postgres") -> psycopg2.extensions.connection:
+        """An autocommit connection as the superuser."""
+        return self.connect(self.settings.admin_user, dbname)
+
+    def log_text(self) -> str:
+        """The server log so far."""
+        return self.log_file.read_text(errors="replace")
+
+    def wait_for_log(self, *needles: str, timeout: float = 10.0) -> str:
+        """The first log line containing every needle (polls; the log is written async)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.log_text().splitlines():
+                if all(n in line for n in needles):
+                    return line
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no log line with {needles!r} in {self.log_file}")
+            time.sleep(0.2)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _runner() -> tuple[list[str], pwd.struct_passwd | None]:
+    if os.geteuid() != 0:
+        return [], None
+    try:
+        account = pwd.getpwnam(OS_USER)
+    except KeyError as error:
+        raise Unavailable(
+            f"running as root and no {OS_USER!r} OS user to run PostgreSQL"
+        ) from error
+    return ["runuser", "-u", OS_USER, "--"], account
+
+
+def check_available() -> None:
+    """Raise `Unavailable` unless initdb, pg_ctl and pgaudit are installed."""
+    for binary in ("initdb", "pg_ctl", "postgres"):
+        if not (PG_BIN / binary).exists():
+            raise Unavailable(f"{PG_BIN / binary} missing (apt-get install postgresql-15)")
+    if not (PG_LIB / "pgaudit.so").exists():
+        raise Unavailable(
+            f"{PG_LIB / 'pgaudit.so'} missing (apt-get install postgresql-15-pgaudit)"
+        )
+    _runner()
+
+
+def _own(path: Path, account: pwd.struct_passwd | None, mode: int) -> None:
+    if account is not None:
+        os.chown(path, account.pw_uid, account.pw_gid)
+    path.chmod(mode)
+
+
+def _certificate(directory: Path, account: pwd.struct_passwd | None) -> tuple[Path, Path]:
+    """A throwaway self-signed certificate for localhost, made by openssl at test time."""
+    cert, key = directory / "server.crt", directory / "server.key"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-subj", "/CN=localhost", "-days", "1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    _own(cert, account, 0o644)
+    _own(key, account, 0o600)
+    return cert, key
+
+
+@contextlib.contextmanager
+def running_cluster(stack: str, *, apply_plan: bool = True) -> Iterator[Cluster]:
+    """Start a cluster with `stack`'s rendered settings and its access plan applied."""
+    check_available()
+    prefix, account = _runner()
+    settings = stack_postgres_settings(stack)
+    directory = Path(tempfile.mkdtemp(prefix=f"pg-{stack}-"))
+    _own(directory, account, 0o700)
+    data = directory / "data"
+    admin_password = secrets.token_hex(16)
+    password_file = directory / "superuser-password"
+    password_file.write_text(admin_password + "\n")
+    _own(password_file, account, 0o600)
+    cert = key = None
+    if settings.tls.required:
+        cert, key = _certificate(directory, account)
+    paths = ServerPaths(
+        hba_file=str(directory / "pg_hba.conf"),
+        socket_dir=str(directory),
+        ssl_cert_file=str(cert) if cert else None,
+        ssl_key_file=str(key) if key else None,
+        port=_free_port(),
+        listen_addresses="127.0.0.1",
+    )
+    conf = directory / "postgresql.conf"
+    conf.write_text(settings.postgresql_conf(paths))
+    (directory / "pg_hba.conf").write_text(settings.pg_hba_conf())
+    for path in (conf, directory / "pg_hba.conf"):
+        _own(path, account, 0o644)
+    log = directory / "server.log"
+    log.touch()
+    _own(log, account, 0o644)
+
+    def run(*args: str) -> None:
+        subprocess.run([*prefix, *args], check=True, capture_output=True, cwd=directory)
+
+    # The same initdb flags as the container's start script (components/postgres.py).
+    run(
+        str(PG_BIN / "initdb"), "-D", str(data), f"--username={settings.admin_user}",
+        f"--pwfile={password_file}", "--auth-local=peer", "--auth-host=scram-sha-256",
+        "--encoding=UTF8", "--no-locale", "--data-checksums",
+    )  # fmt: skip
+    run(
+        str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60",
+        "-o", f"-c config_file={conf}", "start",
+    )  # fmt: skip
+    cluster = Cluster(
+        stack=stack,
+        settings=settings,
+        directory=directory,
+        port=paths.port,
+        admin_password=admin_password,
+    )
+    try:
+        if apply_plan:
+            apply_access_plan(cluster)
+        yield cluster
+    finally:
+        subprocess.run(
+            [*prefix, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+            check=False,
+            capture_output=True,
+        )
+        if os.environ.get("KEEP_PG_CLUSTER") != "1":
+            shutil.rmtree(directory, ignore_errors=True)
+
+
+def apply_access_plan(cluster: Cluster) -> None:
+    """Apply the stack's access plan (the SQL twin of the declared resources)."""
+    plan = access_plan(cluster.settings.access)
+    cluster.passwords = {login: secrets.token_hex(16) for login in plan.logins}
+    for database, statements in plan.sql(cluster.passwords):
+        with contextlib.closing(cluster.admin(database)) as conn, conn.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)

@@ -1,0 +1,649 @@
+"""Every report_violation path of every policy, triggered from the compliant baseline.
+
+Each case mutates one property of the baseline and expects exactly the policy that
+governs that property to fire (no overlap), with a message naming the problem.
+docs/policies.md counts these cases per policy.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from tests.policies.conftest import Resource, baseline, find, prod_config, resource
+
+Mutation = Callable[[list[Resource]], None]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One violation path: a mutation, the policy expected to fire, a message fragment."""
+
+    id: str
+    policy: str
+    mutate: Mutation
+    fragment: str
+    config: dict[str, dict[str, Any]] = field(default_factory=dict)
+    also: frozenset[str] = frozenset()
+
+
+def web(stack: list[Resource]) -> dict[str, Any]:
+    """The Deployment's first container."""
+    return find(stack, "web")["inputs"]["spec"]["template"]["spec"]["containers"][0]
+
+
+def web_pod(stack: list[Resource]) -> dict[str, Any]:
+    """The Deployment's pod spec."""
+    return find(stack, "web")["inputs"]["spec"]["template"]["spec"]
+
+
+def box(stack: list[Resource]) -> dict[str, Any]:
+    """The Docker container's inputs."""
+    return find(stack, "box")["inputs"]
+
+
+def files(stack: list[Resource]) -> dict[str, str]:
+    """The ConfigMap's data."""
+    return find(stack, "files")["inputs"]["data"]
+
+
+def edit_conf(old: str, new: str) -> Mutation:
+    """Replace text in the ConfigMap's postgresql.conf."""
+
+    def mutate(stack: list[Resource]) -> None:
+        data = files(stack)
+        data["etc-postgresql-postgresql.conf"] = data["etc-postgresql-postgresql.conf"].replace(
+            old, new
+        )
+
+    return mutate
+
+
+def edit_rules(change: Callable[[dict[str, Any]], None]) -> Mutation:
+    """Edit the ConfigMap's Trino rules.json."""
+
+    def mutate(stack: list[Resource]) -> None:
+        data = files(stack)
+        rules = json.loads(data["etc-trino-rules.json"])
+        change(rules)
+        data["etc-trino-rules.json"] = json.dumps(rules)
+
+    return mutate
+
+
+def remove(name: str) -> Mutation:
+    """Drop a resource."""
+    return lambda stack: stack.remove(find(stack, name))
+
+
+def labels_of(stack: list[Resource], name: str) -> dict[str, str]:
+    """metadata.labels of a Kubernetes resource."""
+    return find(stack, name)["inputs"]["metadata"]["labels"]
+
+
+def set_docker_label(name: str, key: str, value: str | None) -> Mutation:
+    """Set (or drop, with None) one Docker label."""
+
+    def mutate(stack: list[Resource]) -> None:
+        entries = find(stack, name)["inputs"]["labels"]
+        entries[:] = [e for e in entries if e["label"] != key]
+        if value is not None:
+            entries.append({"label": key, "value": value})
+
+    return mutate
+
+
+def _set(target: Callable[[list[Resource]], dict[str, Any]], key: str, value: Any) -> Mutation:
+    def mutate(stack: list[Resource]) -> None:
+        if value is None:
+            target(stack).pop(key, None)
+        else:
+            target(stack)[key] = value
+
+    return mutate
+
+
+def _sc(stack: list[Resource]) -> dict[str, Any]:
+    return web(stack)["securityContext"]
+
+
+CASES = [
+    # ownership
+    Case(
+        "ownership-resource-labels",
+        "workload-ownership-labels",
+        lambda s: labels_of(s, "ns").pop("dataplatform.io/owner"),
+        "lacks labels: dataplatform.io/owner",
+    ),
+    Case(
+        "ownership-pod-labels",
+        "workload-ownership-labels",
+        lambda s: find(s, "web")["inputs"]["spec"]["template"]["metadata"]["labels"].pop(
+            "dataplatform.io/cost-center"
+        ),
+        "the pods of 'web' lack labels",
+    ),
+    Case(
+        "ownership-docker-labels",
+        "workload-ownership-labels",
+        set_docker_label("box", "dataplatform.io/owner", None),
+        "lacks labels",
+    ),
+    Case(
+        "classification-missing",
+        "data-store-classification-label",
+        lambda s: labels_of(s, "claim").pop("dataplatform.io/data-classification"),
+        "stores data but has no",
+    ),
+    Case(
+        "classification-invalid",
+        "data-store-classification-label",
+        set_docker_label("box-data", "dataplatform.io/data-classification", "secret"),
+        "'secret'; allowed",
+    ),
+    # images
+    Case(
+        "image-untagged",
+        "image-tag-pinned",
+        _set(web, "image", "docker.io/trinodb/trino"),
+        "without a tag",
+    ),
+    Case(
+        "image-latest",
+        "image-tag-pinned",
+        lambda s: find(s, "img")["inputs"].update(name="quay.io/minio/minio:latest"),
+        "latest tag",
+    ),
+    Case(
+        "image-registry",
+        "image-registry-allowed",
+        _set(web, "image", "evil.example.com/trino:470"),
+        "not an allowed registry",
+    ),
+    Case(
+        "image-digest",
+        "image-digest-required",
+        lambda s: None,
+        "requires '@sha256:' digests",
+        config={"image-digest-required": {"requireDigest": True}},
+    ),
+    # pod security
+    Case(
+        "non-root-unset",
+        "pod-run-as-non-root",
+        lambda s: _sc(s).update(runAsNonRoot=False),
+        "runAsNonRoot: true",
+    ),
+    Case(
+        "non-root-uid0", "pod-run-as-non-root", lambda s: _sc(s).update(runAsUser=0), "runAsUser: 0"
+    ),
+    Case("non-root-docker", "pod-run-as-non-root", _set(box, "user", "root"), "runs as root"),
+    Case(
+        "privileged-k8s",
+        "pod-no-privileged-containers",
+        lambda s: _sc(s).update(privileged=True),
+        "is privileged",
+    ),
+    Case(
+        "privileged-docker",
+        "pod-no-privileged-containers",
+        _set(box, "privileged", True),
+        "is privileged",
+    ),
+    Case(
+        "escalation-k8s",
+        "pod-no-privilege-escalation",
+        lambda s: _sc(s).update(allowPrivilegeEscalation=True),
+        "allowPrivilegeEscalation: false",
+    ),
+    Case(
+        "escalation-docker",
+        "pod-no-privilege-escalation",
+        _set(box, "securityOpts", []),
+        "no-new-privileges",
+    ),
+    Case(
+        "caps-drop-k8s",
+        "pod-capabilities-drop-all",
+        lambda s: _sc(s).update(capabilities={"drop": ["NET_RAW"]}),
+        "does not drop ALL",
+    ),
+    Case(
+        "caps-add-k8s",
+        "pod-capabilities-drop-all",
+        lambda s: _sc(s).update(capabilities={"drop": ["ALL"], "add": ["SYS_ADMIN"]}),
+        "adds capabilities SYS_ADMIN",
+    ),
+    Case(
+        "caps-drop-docker",
+        "pod-capabilities-drop-all",
+        _set(box, "capabilities", {"drops": []}),
+        "does not drop ALL",
+    ),
+    Case(
+        "caps-add-docker",
+        "pod-capabilities-drop-all",
+        _set(box, "capabilities", {"drops": ["ALL"], "adds": ["NET_ADMIN"]}),
+        "adds capabilities NET_ADMIN",
+    ),
+    Case(
+        "seccomp-k8s",
+        "pod-seccomp-profile",
+        lambda s: _sc(s).update(seccompProfile={"type": "Unconfined"}),
+        "seccompProfile Unconfined",
+    ),
+    Case(
+        "seccomp-docker",
+        "pod-seccomp-profile",
+        _set(box, "securityOpts", ["no-new-privileges:true", "seccomp=unconfined"]),
+        "disables seccomp",
+    ),
+    Case(
+        "host-namespace-k8s",
+        "pod-no-host-namespaces",
+        _set(web_pod, "hostPID", True),
+        "hostPID: true",
+    ),
+    Case(
+        "host-namespace-docker",
+        "pod-no-host-namespaces",
+        _set(box, "networkMode", "host"),
+        "networkMode",
+    ),
+    Case(
+        "host-path-k8s",
+        "pod-no-host-path-volumes",
+        lambda s: web_pod(s)["volumes"].append({"name": "h", "hostPath": {"path": "/"}}),
+        "is a hostPath",
+    ),
+    Case(
+        "host-path-docker",
+        "pod-no-host-path-volumes",
+        lambda s: box(s)["mounts"].append({"type": "bind", "source": "/etc", "target": "/x"}),
+        "bind-mounts host paths: /etc",
+    ),
+    Case(
+        "requests",
+        "pod-resource-requests-and-limits",
+        lambda s: web(s)["resources"].pop("requests"),
+        "no cpu and memory requests",
+    ),
+    Case(
+        "limits",
+        "pod-resource-requests-and-limits",
+        lambda s: web(s)["resources"]["limits"].pop("memory"),
+        "no memory limits",
+    ),
+    Case(
+        "limits-docker",
+        "pod-resource-requests-and-limits",
+        _set(box, "cpus", None),
+        "no cpus limit",
+    ),
+    Case("readiness", "pod-health-probes", _set(web, "readinessProbe", None), "no readinessProbe"),
+    Case("liveness", "pod-health-probes", _set(web, "livenessProbe", None), "no livenessProbe"),
+    Case(
+        "healthcheck-docker", "pod-health-probes", _set(box, "healthcheck", None), "no healthcheck"
+    ),
+    # network
+    Case(
+        "default-deny-missing",
+        "namespace-default-deny-network-policy",
+        remove("deny"),
+        "has no default-deny",
+    ),
+    Case(
+        "default-deny-partial",
+        "namespace-default-deny-network-policy",
+        lambda s: find(s, "deny")["inputs"]["spec"].update(policyTypes=["Ingress"]),
+        "Egress stays open",
+    ),
+    Case(
+        "service-exposed",
+        "service-external-exposure-allowed",
+        lambda s: find(s, "web-svc")["inputs"]["spec"].update(type="LoadBalancer"),
+        "type LoadBalancer",
+    ),
+    Case(
+        "docker-port-all-interfaces",
+        "docker-ports-bind-loopback",
+        lambda s: box(s)["ports"][0].pop("ip"),
+        "every interface",
+    ),
+    Case(
+        "docker-port-public-ip",
+        "docker-ports-bind-loopback",
+        lambda s: box(s)["ports"][0].update(ip="0.0.0.0"),
+        "binds to 0.0.0.0",
+    ),
+    # secrets
+    Case(
+        "env-k8s",
+        "no-plaintext-credentials-in-env",
+        lambda s: web(s)["env"].append({"name": "REDASH_SECRET_KEY", "value": "abc123"}),
+        "env REDASH_SECRET_KEY",
+    ),
+    Case(
+        "env-docker",
+        "no-plaintext-credentials-in-env",
+        lambda s: box(s)["envs"].append("MINIO_ROOT_PASSWORD=hunter2"),
+        "env MINIO_ROOT_PASSWORD",
+    ),
+    Case(
+        "env-url",
+        "no-plaintext-credentials-in-env",
+        lambda s: web(s)["env"].append(
+            {"name": "DATABASE_URL", "value": "postgresql://app:hunter2@db/app"}
+        ),
+        "embeds a password in a URL",
+    ),
+    Case(
+        "config-file-k8s",
+        "no-plaintext-credentials-in-config-files",
+        lambda s: files(s).update({"app.properties": "db.user=app\ndb.password=hunter2\n"}),
+        "db.password is set in plain text",
+    ),
+    Case(
+        "config-file-docker",
+        "no-plaintext-credentials-in-config-files",
+        lambda s: box(s)["uploads"].append({"file": "/etc/app.yaml", "content": "token: abc123\n"}),
+        "token is set in plain text",
+    ),
+    Case(
+        "config-file-url",
+        "no-plaintext-credentials-in-config-files",
+        lambda s: files(s).update(
+            {"x.properties": "connection-url=jdbc:postgresql://app:hunter2@db/x\n"}
+        ),
+        "a URL embeds a password",
+    ),
+    # object storage
+    Case(
+        "versioning-missing",
+        "bucket-versioning-enabled",
+        remove("dp-prod-data-v"),
+        "has no S3BucketVersioning",
+    ),
+    Case(
+        "versioning-suspended",
+        "bucket-versioning-enabled",
+        lambda s: find(s, "dp-prod-data-v")["inputs"].update(
+            versioningConfiguration={"status": "Suspended"}
+        ),
+        "Suspended, not Enabled",
+    ),
+    Case(
+        "lifecycle-missing",
+        "bucket-lifecycle-policy",
+        remove("dp-prod-data-ilm"),
+        "has no IlmPolicy",
+    ),
+    Case(
+        "lifecycle-disabled",
+        "bucket-lifecycle-policy",
+        lambda s: find(s, "dp-prod-data-ilm")["inputs"]["rules"][0].update(status="Disabled"),
+        "without an enabled rule",
+    ),
+    Case(
+        "public-acl",
+        "bucket-no-public-access",
+        lambda s: find(s, "dp-prod-data")["inputs"].update(acl="public-read"),
+        "ACL is 'public-read'",
+    ),
+    Case(
+        "public-policy-invalid",
+        "bucket-no-public-access",
+        lambda s: find(s, "data-policy")["inputs"].update(policy="{not json"),
+        "not valid JSON",
+    ),
+    Case(
+        "public-policy-anonymous",
+        "bucket-no-public-access",
+        lambda s: find(s, "data-policy")["inputs"].update(
+            policy=json.dumps(
+                {
+                    "Statement": [
+                        {
+                            "Sid": "anon",
+                            "Effect": "Allow",
+                            "Principal": "*",
+                            "Action": ["s3:GetObject"],
+                            "Resource": ["arn:aws:s3:::dp-prod-data/*"],
+                        }
+                    ]
+                }
+            )
+        ),
+        "anonymous access",
+    ),
+    Case(
+        "audit-expiration",
+        "audit-bucket-never-expires",
+        lambda s: find(s, "dp-prod-audit-ilm")["inputs"]["rules"][0].update(expiration="365d"),
+        "expires objects (365d)",
+    ),
+    Case(
+        "audit-noncurrent",
+        "audit-bucket-never-expires",
+        lambda s: find(s, "dp-prod-audit-ilm")["inputs"]["rules"][0].update(
+            noncurrentVersionExpirationDays=30
+        ),
+        "after 30 days",
+    ),
+    # audit
+    Case(
+        "pgaudit-not-preloaded",
+        "postgres-pgaudit-preloaded",
+        edit_conf(
+            "shared_preload_libraries = 'pgaudit'",
+            "shared_preload_libraries = 'pg_stat_statements'",
+        ),
+        "does not include pgaudit",
+    ),
+    Case(
+        "pgaudit-classes",
+        "postgres-pgaudit-log-classes",
+        edit_conf("pgaudit.log = 'ddl, role, write'", "pgaudit.log = 'all, -write'"),
+        "misses write",
+    ),
+    Case(
+        "log-connections",
+        "postgres-log-connections",
+        edit_conf("log_connections = on", "log_connections = off"),
+        "log_connections not on",
+    ),
+    Case("tls", "postgres-tls-required", edit_conf("ssl = on", "ssl = off"), "ssl = off"),
+    # access
+    Case(
+        "trino-not-file",
+        "trino-file-access-control",
+        lambda s: files(s).update(
+            {"etc-trino-access-control.properties": "access-control.name=allow-all\n"}
+        ),
+        "must use 'file'",
+    ),
+    Case(
+        "trino-no-rules-file",
+        "trino-file-access-control",
+        lambda s: files(s).update(
+            {"etc-trino-access-control.properties": "access-control.name=file\n"}
+        ),
+        "without security.config-file",
+    ),
+    Case(
+        "trino-without-access-control",
+        "trino-file-access-control",
+        lambda s: files(s).pop("etc-trino-access-control.properties"),
+        "no access-control.properties",
+    ),
+    Case(
+        "rules-invalid-json",
+        "trino-rules-explicit-deny",
+        lambda s: files(s).update({"etc-trino-rules.json": "{"}),
+        "not valid JSON",
+    ),
+    Case(
+        "rules-no-final-deny",
+        "trino-rules-explicit-deny",
+        edit_rules(lambda r: r["catalogs"].pop()),
+        "last 'catalogs' rule grants access",
+    ),
+    Case(
+        "rules-narrow-deny",
+        "trino-rules-explicit-deny",
+        edit_rules(lambda r: r["tables"][-1].update(user="bob")),
+        "narrowed by user",
+    ),
+    Case(
+        "pii-unmasked",
+        "trino-pii-columns-masked",
+        edit_rules(lambda r: r["tables"][1]["columns"][0].pop("mask")),
+        "exposes PII column 'email'",
+    ),
+    Case(
+        "pii-omitted",
+        "trino-pii-columns-masked",
+        edit_rules(
+            lambda r: r["tables"].insert(
+                2, {"group": "bi", "catalog": "lake", "privileges": ["SELECT"]}
+            )
+        ),
+        "without masking PII columns email, ssn",
+    ),
+    # durability
+    Case(
+        "unprotected",
+        "stateful-resources-protected",
+        lambda s: find(s, "appdb")["options"].update(protect=False),
+        "is not protected",
+    ),
+    Case(
+        "pvc-size",
+        "volumes-have-size",
+        lambda s: find(s, "claim")["inputs"]["spec"]["resources"]["requests"].pop("storage"),
+        "PVC 'claim' requests no valid storage",
+    ),
+    Case(
+        "claim-template-size",
+        "volumes-have-size",
+        lambda s: find(s, "db")["inputs"]["spec"]["volumeClaimTemplates"][0]["spec"]["resources"][
+            "requests"
+        ].update(storage="lots"),
+        "volumeClaimTemplate 'data'",
+    ),
+    Case(
+        "docker-volume-size",
+        "volumes-have-size",
+        set_docker_label("box-data", "dataplatform.io/requested-size", None),
+        "Docker volume 'box-data'",
+    ),
+    Case(
+        "replicas",
+        "stateless-replicas-with-disruption-budget",
+        lambda s: find(s, "web")["inputs"]["spec"].update(replicas=1),
+        "runs 1 replica(s)",
+    ),
+    Case(
+        "no-pdb",
+        "stateless-replicas-with-disruption-budget",
+        remove("web-pdb"),
+        "no PodDisruptionBudget",
+    ),
+    # isolation
+    Case(
+        "foreign-namespace",
+        "stack-isolation",
+        lambda s: find(s, "web-svc")["inputs"]["metadata"].update(namespace="dp-test"),
+        "namespace 'dp-test'",
+        also=frozenset({"namespace-default-deny-network-policy"}),
+    ),
+    Case(
+        "foreign-label",
+        "stack-isolation",
+        lambda s: labels_of(s, "claim").update({"dataplatform.io/environment": "dev"}),
+        "labelled dataplatform.io/environment=dev",
+    ),
+    Case(
+        "foreign-bucket",
+        "stack-isolation",
+        lambda s: s.append(
+            resource(
+                "minio:index/iamPolicy:IamPolicy",
+                "leak",
+                {
+                    "name": "leak",
+                    "policy": json.dumps(
+                        {
+                            "Statement": [
+                                {
+                                    "Effect": "Allow",
+                                    "Action": ["s3:GetObject"],
+                                    "Resource": ["arn:aws:s3:::dp-test-data/*"],
+                                }
+                            ]
+                        }
+                    ),
+                },
+            )
+        ),
+        "bucket 'dp-test-data'",
+    ),
+    Case(
+        "foreign-database",
+        "stack-isolation",
+        lambda s: find(s, "grant")["inputs"].update(database="dp_dev_app"),
+        "database 'dp_dev_app'",
+    ),
+    # budget
+    Case(
+        "budget-cpu",
+        "stack-resource-budget",
+        lambda s: None,
+        "CPU over the budget",
+        config={"stack-resource-budget": {"maxCpu": 1}},
+    ),
+    Case(
+        "budget-memory",
+        "stack-resource-budget",
+        lambda s: None,
+        "memory over the budget",
+        config={"stack-resource-budget": {"maxMemory": "1Gi"}},
+    ),
+    Case(
+        "budget-storage",
+        "stack-resource-budget",
+        lambda s: None,
+        "storage over the budget",
+        config={"stack-resource-budget": {"maxStorage": "10Gi"}},
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_violation_path(evaluate, case: Case) -> None:
+    stack = copy.deepcopy(baseline())
+    case.mutate(stack)
+    result = evaluate(stack, document=prod_config(**case.config))
+    fired = {v.policy for v in result.violations}
+    assert case.policy in fired, result.format()
+    assert fired - {case.policy} <= case.also, f"overlapping policies: {result.format()}"
+    messages = [v.message for v in result.violations if v.policy == case.policy]
+    assert any(case.fragment in m for m in messages), messages
+    assert all(v.enforcement == "mandatory" for v in result.violations)
+
+
+def test_every_policy_has_a_violation_case(analyzer) -> None:
+    names = {p.name for p in analyzer.info().policies}
+    assert names == {c.policy for c in CASES}
+
+
+def test_budget_message_has_totals(evaluate) -> None:
+    result = evaluate(baseline(), document=prod_config(stack_resource_budget={"maxCpu": 1}))
+    (violation,) = [v for v in result.violations if v.policy == "stack-resource-budget"]
+    # 2 web pods + 1 db pod at 500m, plus 1 Docker cpu; 3x1Gi + 512Mi; 10+5+5 Gi.
+    assert "cpu 2.5 cores, memory 3.50Gi, storage 20.00Gi" in violation.message

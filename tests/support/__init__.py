@@ -1,0 +1,1 @@
+"""Test-only helpers: evaluators and parsers that check what the program renders."""

@@ -1,0 +1,292 @@
+"""The PostgreSQL component under mocks: resources, settings per stack, secrets, protection."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from typing import Any
+
+import pytest
+
+from components.postgres import PostgresSettings, start_script
+from components.postgres_access import GrantSpec, access_plan
+from components.postgres_server_config import ServerPaths
+from infra.config import ConfigError, parse_config
+from infra.render import Render
+from tests.conftest import STACKS, cached_render
+from tests.unit.test_config import raw_config
+
+PG = "postgresql:index/"
+
+
+def settings(stack: str) -> PostgresSettings:
+    """The stack's PostgreSQL settings as the program sees them."""
+    return parse_config(stack, raw_config(stack)).postgres
+
+
+def config_files(render: Render) -> dict[str, str]:
+    """The rendered postgresql.conf / pg_hba.conf of the server (ConfigMap or Docker upload)."""
+    files: dict[str, str] = {}
+    for resource in render.of_type("kubernetes:core/v1:ConfigMap"):
+        if resource["name"].endswith("postgres-server-config"):
+            files.update(resource["inputs"]["data"])
+    for resource in render.of_type("docker:index/container:Container"):
+        for upload in resource["inputs"].get("uploads", []):
+            if upload["file"].startswith("/etc/postgresql/conf/"):
+                files[upload["file"].rsplit("/", 1)[1]] = upload["content"]
+    return {re.sub(r"^.*?(postgresql\.conf|pg_hba\.conf)$", r"\1", k): v for k, v in files.items()}
+
+
+def conf_values(text: str) -> dict[str, str]:
+    """`key = value` lines of a postgresql.conf."""
+    values = {}
+    for line in text.splitlines():
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            values[key.strip()] = value.strip().strip("'")
+    return values
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_component_and_server_workload(stack: str) -> None:
+    render = cached_render(stack)
+    [component] = render.of_type("dataplatform:storage:Postgres")
+    assert component["name"] == f"dp-{stack}-postgres"
+    kind = (
+        "docker:index/container:Container" if stack == "dev" else "kubernetes:apps/v1:StatefulSet"
+    )
+    servers = [r for r in render.of_type(kind) if "postgres" in r["name"]]
+    assert len(servers) == 1
+    assert servers[0]["parent"] == component["urn"]
+    text = json.dumps(servers[0]["inputs"])
+    assert "ghcr.io/cloudnative-pg/postgresql:17.6-standard-bookworm" in text or stack == "dev"
+    [provider] = render.of_type("pulumi:providers:postgresql")
+    assert provider["parent"] == component["urn"]
+    assert provider["inputs"]["password"] == "[secret]"
+    assert provider["inputs"]["sslmode"] == ("disable" if stack == "dev" else "require")
+    assert set(provider["options"]["depends_on"]) >= {servers[0]["urn"]}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_postgresql_resource_uses_the_provider_and_is_parented(stack: str) -> None:
+    render = cached_render(stack)
+    [component] = render.of_type("dataplatform:storage:Postgres")
+    [provider] = render.of_type("pulumi:providers:postgresql")
+    managed = [r for r in render.resources if r["type"].startswith(PG)]
+    assert managed
+    for resource in managed:
+        assert resource["parent"] == component["urn"]
+        assert resource["provider"] == provider["urn"]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_databases_roles_and_extension(stack: str) -> None:
+    render = cached_render(stack)
+    databases = {r["inputs"]["name"]: r for r in render.of_type(f"{PG}database:Database")}
+    assert {"warehouse", "dagster", "marquez", "redash", "amundsen", "iceberg"} <= set(databases)
+    for name, database in databases.items():
+        assert database["inputs"]["owner"] == name
+        assert database["options"]["protect"] is (stack == "prod")
+    roles = {r["inputs"]["name"]: r["inputs"] for r in render.of_type(f"{PG}role:Role")}
+    assert {"analyst", "engineer", "steward", "platform_admin"} <= set(roles)
+    for name, role in roles.items():
+        assert role["superuser"] is False, name
+        assert role.get("login", False) == (
+            name not in {"analyst", "engineer", "steward", "platform_admin"}
+        )
+        if role.get("login"):
+            assert role["password"] == "[secret]"
+    assert roles["trino"]["roles"] == ["engineer"]
+    extensions = render.of_type(f"{PG}extension:Extension")
+    assert {e["inputs"]["database"] for e in extensions} == set(databases)
+    assert {e["inputs"]["name"] for e in extensions} == {"pgaudit"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_grants_follow_config_and_replace_delete_first(stack: str) -> None:
+    render = cached_render(stack)
+    grants = render.of_type(f"{PG}grant:Grant")
+    assert grants and all(g["options"]["delete_before_replace"] for g in grants)
+    public = [
+        g["inputs"]
+        for g in grants
+        if g["inputs"]["role"] == "public" and g["inputs"]["objectType"] == "schema"
+    ]
+    assert public and all(g["privileges"] == ["USAGE"] for g in public)
+    analyst_tables = {
+        g["inputs"]["schema"]: g["inputs"]["privileges"]
+        for g in grants
+        if g["inputs"]["role"] == "analyst" and g["inputs"]["objectType"] == "table"
+    }
+    assert analyst_tables == {"curated": ["SELECT"]}
+    defaults = render.of_type(f"{PG}defaultPrivileges:DefaultPrivileges")
+    assert {(d["inputs"]["role"], d["inputs"]["schema"]) for d in defaults} >= {
+        ("analyst", "curated"),
+        ("engineer", "staging"),
+        ("steward", "audit"),
+    }
+    schemas = render.of_type(f"{PG}schema:Schema")
+    assert all(s["options"]["protect"] is (stack == "prod") for s in schemas)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_server_settings_per_stack(stack: str) -> None:
+    files = config_files(cached_render(stack))
+    conf, hba = conf_values(files["postgresql.conf"]), files["pg_hba.conf"]
+    wanted = settings(stack)
+    assert "pgaudit" in conf["shared_preload_libraries"]
+    assert conf["pgaudit.log"] == ", ".join(c.value for c in wanted.audit.classes)
+    assert conf["password_encryption"] == "scram-sha-256"
+    assert conf["log_connections"] == conf["log_disconnections"] == "on"
+    assert conf["pgaudit.log_relation"] == ("on" if wanted.audit.log_relation else "off")
+    assert conf["pgaudit.log_parameter"] == ("on" if wanted.audit.log_parameter else "off")
+    for escape in ("%m", "%u", "%d", "%a", "%h"):
+        assert escape in conf["log_line_prefix"]
+    if stack == "dev":
+        assert conf["pgaudit.log"] == "ddl, role" and conf["ssl"] == "off"
+        assert re.search(r"^host\s", hba, re.M)
+    else:
+        assert {"ddl", "role", "write"} <= set(conf["pgaudit.log"].split(", "))
+        assert conf["ssl"] == "on"
+        assert not re.search(r"^host\s", hba, re.M)
+        assert re.search(r"^hostssl\s+all\s+all\s+0\.0\.0\.0/0\s+scram-sha-256", hba, re.M)
+        assert re.search(r"^hostnossl\s+all\s+all\s+0\.0\.0\.0/0\s+reject", hba, re.M)
+
+
+def test_prod_server_and_volume_are_protected() -> None:
+    render = cached_render("prod")
+    [server] = [
+        r for r in render.of_type("kubernetes:apps/v1:StatefulSet") if "postgres" in r["name"]
+    ]
+    assert server["options"]["protect"] is True
+    claims = server["inputs"]["spec"]["volumeClaimTemplates"]
+    assert claims[0]["spec"]["resources"]["requests"]["storage"] == "200Gi"
+    dev = cached_render("dev")
+    volumes = [r for r in dev.of_type("docker:index/volume:Volume") if "postgres" in r["name"]]
+    assert volumes and not any(v["options"]["protect"] for v in volumes)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_secret_in_plain_text(stack: str) -> None:
+    render = cached_render(stack)
+    text = render.to_json()
+    passwords = [r["name"] for r in render.of_type("random:index/randomPassword:RandomPassword")]
+    assert any("postgres-superuser" in name for name in passwords)
+    for name in passwords:
+        assert f"mock-{name}" not in text, name
+    assert "mock-private-key" not in text
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_render_is_deterministic(stack: str) -> None:
+    from infra.render import render_stack
+
+    assert render_stack(stack).to_json() == cached_render(stack).to_json()
+
+
+def test_credentials_give_each_service_its_own_owner_role() -> None:
+    plan = access_plan(settings("dev").access)
+    assert {"warehouse", "dagster", "marquez", "redash", "amundsen", "iceberg"} <= set(plan.logins)
+
+
+def test_plan_sql_mirrors_the_declared_grants() -> None:
+    plan = access_plan(settings("prod").access)
+    sql = "\n".join(s for _, batch in plan.sql(dict.fromkeys(plan.logins, "pw")) for s in batch)
+    assert 'REVOKE ALL ON SCHEMA "public" FROM PUBLIC' in sql
+    assert 'GRANT USAGE ON SCHEMA "public" TO PUBLIC' in sql
+    assert 'GRANT SELECT ON ALL TABLES IN SCHEMA "curated" TO "analyst"' in sql
+    assert 'ALTER DEFAULT PRIVILEGES FOR ROLE "warehouse" IN SCHEMA "curated" GRANT SELECT' in sql
+    assert "SUPERUSER " not in sql.replace("NOSUPERUSER", "")
+    render = cached_render("prod")
+    declared = {
+        (
+            g["inputs"]["role"],
+            g["inputs"]["database"],
+            g["inputs"]["objectType"],
+            g["inputs"].get("schema"),
+        )
+        for g in render.of_type(f"{PG}grant:Grant")
+    }
+    planned = {(g.role, g.database, g.object_type, g.schema) for g in plan.of_type(GrantSpec)}
+    assert declared == planned
+
+
+def test_start_script_initialises_only_an_empty_data_dir() -> None:
+    script = start_script(settings("prod"))
+    assert 'if [ ! -s "$PGDATA/PG_VERSION" ]' in script
+    assert "--pwfile=/etc/postgresql/secrets/superuser-password" in script
+    assert "install -m 0600" in script
+    assert script.rstrip().endswith("-c config_file=/etc/postgresql/conf/postgresql.conf")
+    assert "install -m" not in start_script(settings("dev"))
+
+
+def test_tls_needs_certificate_paths() -> None:
+    with pytest.raises(ValueError, match="no certificate"):
+        settings("prod").postgresql_conf(ServerPaths(hba_file="/x", socket_dir="/y"))
+
+
+# --- bad config fails in parse_config, naming the key path -------------------------------
+
+
+def _bad(stack: str, mutate: Any) -> str:
+    raw = copy.deepcopy(raw_config(stack))
+    mutate(raw)
+    with pytest.raises(ConfigError) as error:
+        parse_config(stack, raw)
+    return str(error.value)
+
+
+def test_audit_classes_below_the_tier_minimum() -> None:
+    message = _bad("prod", lambda raw: raw["postgres"]["audit"].update(classes=["ddl", "role"]))
+    assert "stack 'prod'" in message and "postgres.audit.classes" in message and "write" in message
+
+
+def test_dev_minimum_is_ddl_and_role() -> None:
+    message = _bad("dev", lambda raw: raw["postgres"]["audit"].update(classes=["ddl"]))
+    assert "postgres.audit.classes" in message and "role" in message
+
+
+def test_unknown_schema_in_a_grant() -> None:
+    def mutate(raw: dict[str, Any]) -> None:
+        raw["postgres"]["access"]["groups"][0]["grants"][0]["schema"] = "gold"
+
+    message = _bad("dev", mutate)
+    assert "data-platform:postgres.access" in message
+    assert "groups[0].grants[0]: unknown schema warehouse.gold" in message
+
+
+def test_prod_without_tls() -> None:
+    message = _bad("prod", lambda raw: raw["postgres"]["tls"].update(required=False))
+    assert "postgres.tls.required" in message and "prod requires TLS" in message
+
+
+def test_analyst_may_not_write() -> None:
+    def mutate(raw: dict[str, Any]) -> None:
+        raw["postgres"]["access"]["groups"][0]["grants"][0]["access"] = "write"
+
+    assert "analyst may only read curated" in _bad("test", mutate)
+
+
+def test_missing_required_database_and_unknown_key() -> None:
+    def mutate(raw: dict[str, Any]) -> None:
+        raw["postgres"]["access"]["databases"] = [
+            d for d in raw["postgres"]["access"]["databases"] if d["name"] != "iceberg"
+        ]
+        raw["postgres"]["audit"]["logEverything"] = True
+
+    message = _bad("dev", mutate)
+    assert "['iceberg'] are required" in message
+    assert "data-platform:postgres.audit.logEverything: unknown key" in message
+
+
+def test_connection_logging_cannot_be_turned_off() -> None:
+    message = _bad("test", lambda raw: raw["postgres"]["audit"].update(logConnections=False))
+    assert "data-platform:postgres.audit" in message and "CIS" in message
+
+
+def test_floating_image_tag_refused() -> None:
+    message = _bad(
+        "dev", lambda raw: raw["postgres"].update(image="ghcr.io/cloudnative-pg/postgresql:latest")
+    )
+    assert "data-platform:postgres.image" in message

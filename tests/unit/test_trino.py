@@ -1,0 +1,414 @@
+"""The Trino component as each stack renders it: files parse and say what the config says,
+credentials travel only as secrets, workers and network paths follow the stack."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from typing import Any
+
+import pytest
+
+from components.trino import HEALTH_CHECK, TrinoSettings
+from components.trino_access import render_group_file, render_rules_json
+from infra.render import Render, kubernetes_objects
+from tests.conftest import KUBERNETES_STACKS, STACKS, cached_render
+from tests.unit.test_config import raw_config
+
+ENV_REF = re.compile(r"^\$\{ENV:([A-Z0-9_]+)\}$")
+CREDENTIAL_KEYS = re.compile(r"(password|secret|access-key|connection-user|shared-secret)")
+
+
+def settings(stack: str) -> TrinoSettings:
+    """The stack's Trino settings as the program sees them."""
+    return TrinoSettings.model_validate(raw_config(stack)["trino"])
+
+
+def parse_properties(text: str) -> dict[str, str]:
+    """A Java properties file as rendered here: `key=value` lines, no duplicates."""
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith(("#", "!")):
+            continue
+        key, separator, value = line.partition("=")
+        assert separator, f"not a property line: {line!r}"
+        assert key.strip() == key and key, f"bad key in {line!r}"
+        assert key not in values, f"duplicate key {key}"
+        values[key] = value
+    return values
+
+
+def _k8s(render: Render, kind: str, name: str) -> dict[str, Any]:
+    [obj] = [
+        o for o in kubernetes_objects(render) if o["kind"] == kind and o["metadata"]["name"] == name
+    ]
+    return obj
+
+
+def rendered_files(stack: str, component: str = "coordinator") -> tuple[dict[str, str], set[str]]:
+    """Plain files by container path, and the paths of secret files, as the runtime ships them.
+
+    Kubernetes: paths come from the pod's projected volumes (mount path + item path), the
+    plain contents from the ConfigMap; Docker: from the container's uploads.
+    """
+    render = cached_render(stack)
+    if stack == "dev":
+        [container] = [
+            c
+            for c in render.of_type("docker:index/container:Container")
+            if c["name"] == f"dp-dev-trino-{component}"
+        ]
+        uploads = container["inputs"]["uploads"]
+        plain = {u["file"]: u["content"] for u in uploads if u["content"] != "[secret]"}
+        return plain, {u["file"] for u in uploads if u["content"] == "[secret]"}
+    config_map = _k8s(render, "ConfigMap", f"trino-{component}-config")["data"]
+    pod = _k8s(render, "Deployment", f"trino-{component}")["spec"]["template"]["spec"]
+    mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
+    plain: dict[str, str] = {}
+    secret: set[str] = set()
+    for volume in pod["volumes"]:
+        for source in volume.get("projected", {}).get("sources", []):
+            for kind, projection in source.items():
+                for item in projection["items"]:
+                    path = posixpath.join(mounts[volume["name"]], item["path"])
+                    if kind == "configMap":
+                        plain[path] = config_map[item["key"]]
+                    else:
+                        secret.add(path)
+    return plain, secret
+
+
+def secret_env_names(stack: str, component: str = "coordinator") -> set[str]:
+    """Names of env vars whose values come from secrets."""
+    render = cached_render(stack)
+    if stack == "dev":
+        # Docker secret env renders as "[secret]" entries: count them against the spec.
+        return set()
+    pod = _k8s(render, "Deployment", f"trino-{component}")["spec"]["template"]["spec"]
+    return {
+        e["name"]
+        for e in pod["containers"][0].get("env", [])
+        if "secretKeyRef" in e.get("valueFrom", {})
+    }
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_rendered_file_parses(stack: str) -> None:
+    files, _ = rendered_files(stack)
+    for path, content in files.items():
+        if path.endswith(".properties"):
+            parse_properties(content)
+        elif path.endswith(".json"):
+            assert isinstance(json.loads(content), dict)
+        elif path.endswith("group.txt"):
+            assert all(
+                re.fullmatch(r"[a-z][a-z0-9-]*:[a-z0-9_,-]+", line) for line in content.splitlines()
+            )
+        elif path.endswith("jvm.config"):
+            assert all(line.startswith("-") for line in content.splitlines())
+        else:
+            pytest.fail(f"unexpected file {path}")
+        assert content.endswith("\n")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_coordinator_files_follow_config(stack: str) -> None:
+    config = settings(stack)
+    files, secret_files = rendered_files(stack)
+    expected = {
+        "/etc/trino/config.properties",
+        "/etc/trino/node.properties",
+        "/etc/trino/jvm.config",
+        "/etc/trino/log.properties",
+        "/etc/trino/access-control.properties",
+        "/etc/trino/rules.json",
+        "/etc/trino/group-provider.properties",
+        "/etc/trino/group.txt",
+        "/etc/trino-catalog/lake.properties",
+        "/etc/trino-catalog/warehouse.properties",
+    }
+    secure = stack != "dev"
+    if secure:
+        expected.add("/etc/trino/password-authenticator.properties")
+    assert set(files) == expected
+    assert secret_files == (
+        {"/etc/trino/password.db", "/etc/trino/server.pem"} if secure else set()
+    )
+
+    props = parse_properties(files["/etc/trino/config.properties"])
+    assert props["coordinator"] == "true"
+    assert props["http-server.http.port"] == "8080"
+    assert props["discovery.uri"].startswith("http://trino-coordinator")
+    assert props["catalog.config-dir"] == "/etc/trino-catalog"
+    assert props["node-scheduler.include-coordinator"] == ("false" if config.workers else "true")
+    assert props["query.max-memory-per-node"] == f"{config.coordinator.query_memory_mib}MB"
+    if secure:
+        assert props["http-server.https.enabled"] == "true"
+        assert props["http-server.https.port"] == "8443"
+        assert props["http-server.https.keystore.path"] == "/etc/trino/server.pem"
+        assert props["http-server.authentication.type"] == "PASSWORD"
+        assert (
+            props["internal-communication.shared-secret"] == "${ENV:TRINO_INTERNAL_SHARED_SECRET}"
+        )
+        authenticator = parse_properties(files["/etc/trino/password-authenticator.properties"])
+        assert authenticator == {
+            "password-authenticator.name": "file",
+            "file.password-file": "/etc/trino/password.db",
+        }
+    else:
+        assert not {k for k in props if k.startswith(("http-server.https", "http-server.auth"))}
+
+    node = parse_properties(files["/etc/trino/node.properties"])
+    assert node == {"node.environment": stack, "node.data-dir": "/data/trino"}
+    assert parse_properties(files["/etc/trino/log.properties"]) == {"io.trino": "INFO"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_jvm_heap_is_sized_from_the_memory_limit(stack: str) -> None:
+    raw = raw_config(stack)["trino"]
+    files, _ = rendered_files(stack)
+    jvm = files["/etc/trino/jvm.config"].splitlines()
+    [xmx] = [line for line in jvm if line.startswith("-Xmx")]
+    limit = raw["coordinator"]["resources"]["memoryLimit"]
+    assert limit.endswith("Gi")
+    assert xmx == f"-Xmx{int(int(limit[:-2]) * 1024 * 0.7)}M"
+    assert "-agentpath:/usr/lib/trino/bin/libjvmkill.so" in jvm
+    heap = int(xmx[4:-1])
+    per_node = int(
+        parse_properties(files["/etc/trino/config.properties"])["query.max-memory-per-node"][:-2]
+    )
+    assert per_node <= heap * 0.3  # leaves Trino's default 30% heap headroom
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_access_control_and_groups_are_rendered_from_the_policy(stack: str) -> None:
+    config = settings(stack)
+    files, _ = rendered_files(stack)
+    assert parse_properties(files["/etc/trino/access-control.properties"]) == {
+        "access-control.name": "file",
+        "security.config-file": "/etc/trino/rules.json",
+        "security.refresh-period": raw_config(stack)["trino"]["accessRefreshPeriod"],
+    }
+    assert parse_properties(files["/etc/trino/group-provider.properties"]) == {
+        "group-provider.name": "file",
+        "file.group-file": "/etc/trino/group.txt",
+    }
+    assert files["/etc/trino/rules.json"] == render_rules_json(config.access)
+    assert files["/etc/trino/group.txt"] == render_group_file(config.access)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_catalogs_use_native_s3_jdbc_iceberg_and_env_credentials(stack: str) -> None:
+    files, _ = rendered_files(stack)
+    lake = parse_properties(files["/etc/trino-catalog/lake.properties"])
+    assert lake["connector.name"] == "iceberg"
+    assert lake["iceberg.catalog.type"] == "jdbc"
+    assert lake["iceberg.jdbc-catalog.catalog-name"] == "lake"
+    assert re.fullmatch(
+        r"jdbc:postgresql://postgres-server[a-z0-9.-]*:5432/iceberg(\?sslmode=require)?",
+        lake["iceberg.jdbc-catalog.connection-url"],
+    )
+    tls = raw_config(stack)["postgres"]["tls"]["required"]
+    assert lake["iceberg.jdbc-catalog.connection-url"].endswith("?sslmode=require") == tls
+    assert lake["iceberg.jdbc-catalog.default-warehouse-dir"] == f"s3://dp-{stack}-gold/warehouse"
+    assert lake["fs.s3.enabled"] == "true"
+    assert lake["s3.path-style-access"] == "true"
+    assert re.fullmatch(r"http://minio-server[a-z0-9.-]*:9000", lake["s3.endpoint"])
+    assert not [k for k in lake if k.startswith(("hive.s3", "fs.native-s3", "hive.metastore"))]
+    warehouse = parse_properties(files["/etc/trino-catalog/warehouse.properties"])
+    assert warehouse["connector.name"] == "postgresql"
+    assert re.fullmatch(
+        r"jdbc:postgresql://[a-z0-9.-]+:5432/warehouse(\?sslmode=require)?",
+        warehouse["connection-url"],
+    )
+    for catalog in (lake, warehouse):
+        for key, value in catalog.items():
+            if CREDENTIAL_KEYS.search(key):
+                assert ENV_REF.match(value), f"{key} must come from secret env, not the file"
+
+
+@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
+def test_every_env_reference_is_a_secret_env_var(stack: str) -> None:
+    for component in ("coordinator", *(("worker",) if settings(stack).workers else ())):
+        files, _ = rendered_files(stack, component)
+        referenced = {
+            m.group(1)
+            for content in files.values()
+            for m in re.finditer(r"\$\{ENV:([A-Z0-9_]+)\}", content)
+        }
+        assert referenced
+        assert referenced <= secret_env_names(stack, component)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_trino_credential_appears_in_plain_text(stack: str) -> None:
+    text = cached_render(stack).to_json()
+    # mocked RandomPassword: result `mock-<name>`, bcryptHash `$2a$10$mock<name>`
+    assert f"mock-dp-{stack}-trino" not in text
+    assert "$2a$10$mock" not in text
+    assert "mock-private-key" not in text
+    assert f"mock-dp-{stack}-minio-user-trino-secret" not in text
+    assert f"mock-dp-{stack}-postgres" not in text
+    for obj in kubernetes_objects(cached_render(stack)) if stack != "dev" else ():
+        if obj["kind"] == "ConfigMap" and obj["metadata"]["name"].startswith("trino-"):
+            blob = json.dumps(obj)
+            assert "[secret]" not in blob and "BEGIN" not in blob and "$2a$" not in blob
+
+
+@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
+def test_secret_files_and_env_live_in_the_secret(stack: str) -> None:
+    secret = _k8s(cached_render(stack), "Secret", "trino-coordinator-secrets")
+    assert set(secret["stringData"]) == {
+        "env-trino-internal-shared-secret",
+        "env-trino-lake-jdbc-password",
+        "env-trino-lake-jdbc-user",
+        "env-trino-s3-access-key",
+        "env-trino-s3-secret-key",
+        "env-trino-warehouse-jdbc-password",
+        "env-trino-warehouse-jdbc-user",
+        "etc-trino-password.db",
+        "etc-trino-server.pem",
+    }
+    assert set(secret["stringData"].values()) == {"[secret]"}
+
+
+@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
+def test_each_user_gets_a_generated_password_hashed_by_random(stack: str) -> None:
+    render = cached_render(stack)
+    passwords = {
+        r["name"]
+        for r in render.of_type("random:index/randomPassword:RandomPassword")
+        if r["name"].startswith(f"dp-{stack}-trino-user-")
+    }
+    users = settings(stack).access.users
+    assert passwords == {f"dp-{stack}-trino-user-{u}-password" for u in users}
+    certs = render.of_type("tls:index/selfSignedCert:SelfSignedCert")
+    trino_cert = [c for c in certs if c["name"] == f"dp-{stack}-trino-tls-cert"]
+    assert trino_cert and "trino-coordinator" in trino_cert[0]["inputs"]["dnsNames"]
+
+
+def test_dev_has_no_passwords_tls_or_shared_secret() -> None:
+    names = {r["name"] for r in cached_render("dev").resources}
+    assert not [n for n in names if n.startswith("dp-dev-trino-user-") or "trino-tls" in n]
+    assert "dp-dev-trino-internal-shared-secret" not in names
+
+
+def test_dev_container_uses_the_image_health_check_and_loopback_port() -> None:
+    [container] = [
+        c
+        for c in cached_render("dev").of_type("docker:index/container:Container")
+        if c["name"] == "dp-dev-trino-coordinator"
+    ]
+    inputs = container["inputs"]
+    assert inputs["healthcheck"]["tests"] == ["CMD", HEALTH_CHECK]
+    assert inputs["ports"] == [
+        {"external": 18080, "internal": 8080, "ip": "127.0.0.1", "protocol": "tcp"}
+    ]
+    assert inputs["user"] == "1000:1000"
+    assert set(inputs["tmpfs"]) == {"/data/trino", "/tmp"}
+    assert inputs["envs"] == ["[secret]"] * 6  # S3 key pair and two JDBC logins, all secret
+
+
+@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
+def test_kubernetes_pods_probe_v1_info_and_run_as_trino(stack: str) -> None:
+    for name in ("trino-coordinator", *(("trino-worker",) if settings(stack).workers else ())):
+        deployment = _k8s(cached_render(stack), "Deployment", name)
+        pod = deployment["spec"]["template"]["spec"]
+        [container] = pod["containers"]
+        assert container["image"] == settings(stack).image == "trinodb/trino:483"
+        for probe in ("readinessProbe", "livenessProbe"):
+            assert container[probe]["httpGet"] == {"path": "/v1/info", "port": 8080}
+        assert pod["securityContext"]["runAsUser"] == 1000
+        mounts = {m["mountPath"] for m in container["volumeMounts"]}
+        assert {"/etc/trino", "/etc/trino-catalog", "/data/trino", "/tmp"} <= mounts
+        labels = deployment["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == "trino"
+        assert labels["app.kubernetes.io/version"] == "483"
+        assert "dataplatform.io/color" not in labels  # blue-green comes later
+
+
+def test_prod_runs_workers_and_a_single_coordinator() -> None:
+    render = cached_render("prod")
+    config = settings("prod")
+    assert config.workers is not None and config.workers.replicas >= 2
+    coordinator = _k8s(render, "Deployment", "trino-coordinator")
+    worker = _k8s(render, "Deployment", "trino-worker")
+    assert coordinator["spec"]["replicas"] == 1
+    assert worker["spec"]["replicas"] == config.workers.replicas
+    assert _k8s(render, "PodDisruptionBudget", "trino-worker")["spec"]["maxUnavailable"] == 1
+    files, secret_files = rendered_files("prod", "worker")
+    props = parse_properties(files["/etc/trino/config.properties"])
+    assert props["coordinator"] == "false"
+    assert props["discovery.uri"] == "http://trino-coordinator.dp-prod.svc.cluster.local:8080"
+    assert props["internal-communication.shared-secret"] == "${ENV:TRINO_INTERNAL_SHARED_SECRET}"
+    assert props["query.max-memory-per-node"] == f"{config.workers.query_memory_mib}MB"
+    assert not secret_files
+    assert "/etc/trino/rules.json" not in files  # access control runs on the coordinator
+    assert (
+        files["/etc/trino-catalog/lake.properties"]
+        == rendered_files("prod")[0]["/etc/trino-catalog/lake.properties"]
+    )
+    jvm = files["/etc/trino/jvm.config"]
+    assert f"-Xmx{config.workers.heap_mib}M" in jvm.splitlines()
+
+
+@pytest.mark.parametrize("stack", ["dev", "test"])
+def test_only_prod_asks_for_workers(stack: str) -> None:
+    names = {r["name"] for r in cached_render(stack).resources}
+    assert not [n for n in names if "trino-worker" in n]
+
+
+def _policy_targets(render: Render, prefix: str) -> set[tuple[str, int]]:
+    """(target app/component, port) pairs a workload's egress NetworkPolicy allows."""
+    [egress] = [
+        o
+        for o in kubernetes_objects(render)
+        if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == f"{prefix}-egress"
+    ]
+    return {
+        (
+            f"{rule['to'][0]['podSelector']['matchLabels']['app.kubernetes.io/name']}-"
+            f"{rule['to'][0]['podSelector']['matchLabels']['app.kubernetes.io/component']}",
+            rule["ports"][0]["port"],
+        )
+        for rule in egress["spec"]["egress"]
+    }
+
+
+@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
+def test_network_policies_allow_minio_postgres_and_the_cluster_itself(stack: str) -> None:
+    render = cached_render(stack)
+    coordinator = _policy_targets(render, "trino-coordinator")
+    assert {("minio-server", 9000), ("postgres-server", 5432)} <= coordinator
+    if stack == "prod":
+        assert ("trino-worker", 8080) in coordinator
+        worker = _policy_targets(render, "trino-worker")
+        assert worker == {
+            ("minio-server", 9000),
+            ("postgres-server", 5432),
+            ("trino-coordinator", 8080),
+        }
+        names = {
+            o["metadata"]["name"]
+            for o in kubernetes_objects(render)
+            if o["kind"] == "NetworkPolicy"
+        }
+        assert {"trino-worker-to-trino-coordinator", "trino-coordinator-to-trino-worker"} <= names
+        assert "trino-coordinator-admin-ingress" in names  # HTTPS 8443 from the admin CIDRs
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_everything_trino_declares_is_inside_the_trino_component(stack: str) -> None:
+    render = cached_render(stack)
+    [trino] = render.of_type("dataplatform:query:Trino")
+    by_urn = {r["urn"]: r for r in render.resources}
+    [platform] = render.of_type("dataplatform:platform:DataPlatform")
+    assert trino["parent"] == platform["urn"]
+    for resource in render.resources:
+        if not resource["name"].startswith(f"dp-{stack}-trino-"):
+            continue
+        parent = resource["parent"]
+        while parent and parent != trino["urn"]:
+            parent = by_urn[parent]["parent"]
+        assert parent == trino["urn"], f"{resource['name']} is not under the Trino component"
