@@ -12,18 +12,37 @@ from components.runtime.quantities import CPU_PATTERN, MEMORY_PATTERN, cpu_cores
 from components.runtime.stack import SettingsModel
 from components.runtime.workload import Resources
 
-_IMAGE = re.compile(
-    r"^(?P<repo>[a-z0-9]+([._/-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*)"
-    r"(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(@(?P<digest>sha256:[a-f0-9]{64}))?$"
+_REPOSITORY = re.compile(
+    r"^([a-z0-9]+([.-][a-z0-9]+)*(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*$"
 )
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 _FLOATING_TAGS = {"latest", "stable", "main", "master", "edge", "nightly", "dev"}
 
 
+def _split_image(image: str) -> tuple[str, str | None, str | None]:
+    """`registry:port/repo:tag@digest` -> (repository, tag, digest).
+
+    The tag is what follows the last `:` after the last `/`, so a registry port
+    (`registry:5000/repo`) is never mistaken for a tag, nor a numeric tag (`trino:483`)
+    for a port.
+    """
+    name, _, digest = image.partition("@")
+    last_slash = name.rfind("/")
+    colon = name.rfind(":")
+    if colon > last_slash:
+        return name[:colon], name[colon + 1 :], digest or None
+    return name, None, digest or None
+
+
 def _pinned(image: str) -> str:
-    match = _IMAGE.match(image)
-    if not match:
+    repository, tag, digest = _split_image(image)
+    if (
+        not _REPOSITORY.match(repository)
+        or (tag is not None and not _TAG.match(tag))
+        or (digest is not None and not _DIGEST.match(digest))
+    ):
         raise ValueError(f"not an image reference: {image!r}")
-    tag, digest = match["tag"], match["digest"]
     if tag is None and digest is None:
         raise ValueError(f"image {image!r} has no tag: pin an exact version")
     if tag is not None and (tag.lower() in _FLOATING_TAGS or not any(c.isdigit() for c in tag)):
@@ -40,9 +59,8 @@ MemoryQuantity = Annotated[str, Field(pattern=MEMORY_PATTERN)]
 
 def image_version(image: str) -> str:
     """The tag of a pinned image, used as the `app.kubernetes.io/version` label."""
-    without_digest = image.split("@", 1)[0]
-    tail = without_digest.rsplit("/", 1)[-1]
-    return tail.split(":", 1)[1] if ":" in tail else "digest"
+    _, tag, _ = _split_image(image)
+    return tag or "digest"
 
 
 class ResourceSettings(SettingsModel):

@@ -21,7 +21,6 @@ created.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -29,7 +28,7 @@ from typing import Annotated, Self
 
 import pulumi
 import pulumi_random as random
-from pydantic import AfterValidator, Field, TypeAdapter, model_validator
+from pydantic import Field, model_validator
 
 from components.common import PinnedImage, ResourceSettings, image_version
 from components.runtime.base import Runtime
@@ -70,22 +69,6 @@ HEALTH_CHECK = "/usr/lib/trino/bin/health-check"
 # Trino's defaults: a query may use 30% of the heap per node, and 30% stays headroom.
 QUERY_MEMORY_FRACTION = 0.3
 MIB = 2**20
-
-_RELEASE_IMAGE = re.compile(
-    r"^([a-z0-9.-]+(:[0-9]+)?/)*[a-z0-9._-]+/trino:[0-9]{3,4}(@sha256:[a-f0-9]{64})?$"
-)
-
-
-def _trino_image(image: str) -> str:
-    """Trino tags are bare release numbers (`trinodb/trino:483`), which `PinnedImage` would
-    read as a registry port; accept them explicitly and check anything else as usual."""
-    if _RELEASE_IMAGE.match(image):
-        return image
-    return TypeAdapter(PinnedImage).validate_python(image)
-
-
-TrinoImage = Annotated[str, AfterValidator(_trino_image)]
-"""A Trino image pinned to a release number (or any other exact tag or digest)."""
 
 Duration = Annotated[str, Field(pattern=r"^\d+(ms|s|m|h)$")]
 BucketName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")]
@@ -136,7 +119,7 @@ class TrinoSettings(SettingsModel):
     Secure by default: password authentication over TLS; dev loosens it explicitly.
     """
 
-    image: TrinoImage
+    image: PinnedImage
     coordinator: NodeSettings
     workers: WorkerSettings | None = None
     authentication: Authentication = Authentication.PASSWORD
@@ -628,7 +611,7 @@ class Trino(pulumi.ComponentResource):
             secret_files=secret_files,
             scratch=(
                 ScratchDir(name="data", mount_path=DATA_DIR, size_limit=settings.data_dir_size),
-                ScratchDir(name="tmp", mount_path="/tmp", size_limit="1Gi"),
+                ScratchDir(name="tmp", mount_path="/tmp", size_limit="1Gi", executable=True),
             ),
             connections=tuple(connections),
             resources=node.resources.to_resources(),

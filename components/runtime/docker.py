@@ -15,7 +15,13 @@ from components.runtime import labels
 from components.runtime.base import DeployedWorkload, Runtime, content_hash
 from components.runtime.quantities import cpu_cores, memory_bytes
 from components.runtime.stack import SettingsModel, StackSettings
-from components.runtime.workload import Probe, Workload, WorkloadIdentity, WorkloadKind
+from components.runtime.workload import (
+    Probe,
+    ScratchDir,
+    Workload,
+    WorkloadIdentity,
+    WorkloadKind,
+)
 
 LOOPBACK = "127.0.0.1"
 
@@ -132,11 +138,7 @@ class DockerRuntime(Runtime):
             envs=envs or None,
             uploads=uploads or None,
             mounts=mounts or None,
-            tmpfs={
-                s.mount_path: f"rw,noexec,nosuid,size={memory_bytes(s.size_limit)}"
-                for s in workload.scratch
-            }
-            or None,
+            tmpfs={s.mount_path: _tmpfs_options(s) for s in workload.scratch} or None,
             ports=[
                 docker.ContainerPortArgs(
                     internal=port.container_port,
@@ -173,6 +175,11 @@ class DockerRuntime(Runtime):
             internal=self.endpoints(identity, workload.ports),
             resources=(container,),
         )
+
+
+def _tmpfs_options(scratch: ScratchDir) -> str:
+    exec_flag = "exec" if scratch.executable else "noexec"
+    return f"rw,{exec_flag},nosuid,nodev,size={memory_bytes(scratch.size_limit)}"
 
 
 def _healthcheck(probe: Probe) -> docker.ContainerHealthcheckArgs:

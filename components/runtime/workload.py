@@ -92,11 +92,16 @@ class Volume:
 
 @dataclass(frozen=True, kw_only=True)
 class ScratchDir:
-    """A writable, ephemeral directory (emptyDir / tmpfs) for images with read-only roots."""
+    """A writable, ephemeral directory (emptyDir / tmpfs) for images with read-only roots.
+
+    Docker mounts it `noexec` unless `executable` is set: the JVM, for one, unpacks
+    native libraries (compression codecs) into its temp directory and loads them from there.
+    """
 
     name: str
     mount_path: str
     size_limit: str = "256Mi"
+    executable: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

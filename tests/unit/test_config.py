@@ -248,3 +248,40 @@ def test_all_errors_are_reported_at_once() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_config("dev", raw)
     assert len(caught.value.problems) == 2
+
+
+PINNED = [
+    ("trinodb/trino:483", "483"),
+    ("quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z", "RELEASE.2025-09-07T16-13-09Z"),
+    ("registry.internal:5000/team/postgres:17.6-standard-bookworm", "17.6-standard-bookworm"),
+    ("ghcr.io/cloudnative-pg/postgresql@sha256:" + "a" * 64, "digest"),
+    ("trinodb/trino:483@sha256:" + "b" * 64, "483"),
+]
+UNPINNED = [
+    ("trinodb/trino", "has no tag"),
+    ("registry.internal:5000/team/postgres", "has no tag"),
+    ("trinodb/trino:latest", "floating tag 'latest'"),
+    ("grafana/grafana:main", "floating tag 'main'"),
+    ("Trino/Trino:483", "not an image reference"),
+    ("trinodb/trino:483@sha256:short", "not an image reference"),
+]
+
+
+@pytest.mark.parametrize(("image", "version"), PINNED)
+def test_pinned_images_are_accepted_and_versioned(image: str, version: str) -> None:
+    from pydantic import TypeAdapter
+
+    from components.common import PinnedImage, image_version
+
+    assert TypeAdapter(PinnedImage).validate_python(image) == image
+    assert image_version(image) == version
+
+
+@pytest.mark.parametrize(("image", "reason"), UNPINNED)
+def test_unpinned_images_are_refused(image: str, reason: str) -> None:
+    from pydantic import TypeAdapter, ValidationError
+
+    from components.common import PinnedImage
+
+    with pytest.raises(ValidationError, match=re.escape(reason)):
+        TypeAdapter(PinnedImage).validate_python(image)
