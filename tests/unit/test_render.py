@@ -266,10 +266,14 @@ def test_encrypted_config_values_render_as_placeholders(tmp_path: Path) -> None:
 
 
 def test_docker_scratch_dirs_are_noexec_unless_the_jvm_needs_them() -> None:
-    containers = {c["name"]: c for c in cached_render("dev").of_type("docker:index/container:Container")}
+    containers = {
+        c["name"]: c for c in cached_render("dev").of_type("docker:index/container:Container")
+    }
     for name, container in containers.items():
         for path, options in container["inputs"]["tmpfs"].items():
             flags = options.split(",")
             assert "nosuid" in flags and "nodev" in flags
-            expected = "exec" if (name.endswith("trino-coordinator") and path == "/tmp") else "noexec"
+            expected = (
+                "exec" if (name.endswith("trino-coordinator") and path == "/tmp") else "noexec"
+            )
             assert expected in flags, (name, path, options)
