@@ -62,6 +62,7 @@ SECTIONS = (
 )
 _DECISION_KEYS = frozenset({"allow", "privileges", "owner"})
 _MATCH_ALL = frozenset({".*", "^.*$", "(.*)"})
+_LITERAL = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
 def validate_file_access_control(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -179,14 +180,49 @@ def _hidden(column: dict[str, Any]) -> bool:
     return bool(column.get("mask")) or column.get("allow") is False
 
 
-def validate_pii_masked(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    """Non-privileged table rules mask (or deny) every PII column of their table.
+def _covers(pattern: str, target: str) -> bool:
+    """True when a rule's match pattern admits every name the target part stands for."""
+    if pattern in _MATCH_ALL or pattern == target:
+        return True
+    if not _LITERAL.match(target):
+        return False  # target is itself a pattern: only a match-all or an equal one covers it
+    try:
+        return re.fullmatch(pattern, target) is not None
+    except re.error:
+        return False
 
-    A table's PII columns are those any rule of the file lists for the same
-    catalog/schema/table match; a rule for that table that omits one exposes it.
+
+def _covers_table(rule: dict[str, Any], table: tuple[str, str, str]) -> bool:
+    return all(_covers(p, t) for p, t in zip(_table_key(rule), table, strict=True))
+
+
+def _principals(rule: dict[str, Any]) -> dict[str, set[str]]:
+    return {k: _alternatives(rule[k]) for k in ("user", "group", "role") if k in rule}
+
+
+def _answered_earlier(
+    earlier: list[dict[str, Any]], kind: str, principal: str, table: tuple[str, str, str]
+) -> bool:
+    """Whether a request of `principal` for `table` is decided by an earlier rule (first match)."""
+    for rule in earlier:
+        principals = _principals(rule)
+        if principals and not (len(principals) == 1 and principal in principals.get(kind, set())):
+            continue
+        if _covers_table(rule, table):
+            return True
+    return False
+
+
+def validate_pii_masked(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Non-privileged table rules mask (or deny) every PII column of the tables they reach.
+
+    A table's PII columns are those any rule of the file lists for it. A rule exposes
+    them when it grants SELECT on that table (by name or by a broader pattern) to a
+    non-privileged principal whose requests no earlier rule decides (Trino applies the
+    first matching rule) and it does not mask them itself.
     """
     pii = re.compile(str(wire.setting(args, PII_SCHEMA, "piiColumnPattern")))
-    principals = {str(p) for p in wire.setting(args, PII_SCHEMA, "privilegedPrincipals")}
+    privileged = {str(p) for p in wire.setting(args, PII_SCHEMA, "privilegedPrincipals")}
     for name, document in _rules_documents(args, PII_SCHEMA, None):
         tables = [r for r in document.get("tables") or [] if isinstance(r, dict)]
         known: dict[tuple[str, str, str], set[str]] = {}
@@ -195,7 +231,7 @@ def validate_pii_masked(args: ResourceValidationArgs, report: ReportViolation) -
                 if isinstance(column, dict) and _is_pii(column, pii):
                     known.setdefault(_table_key(rule), set()).add(str(column.get("name")))
         for index, rule in enumerate(tables):
-            if is_deny(rule) or _privileged(rule, principals):
+            if is_deny(rule) or _privileged(rule, privileged):
                 continue
             who = (
                 ", ".join(f"{k}={rule[k]}" for k in ("user", "group", "role") if k in rule)
@@ -211,14 +247,30 @@ def validate_pii_masked(args: ResourceValidationArgs, report: ReportViolation) -
                         f"'{column_name}' unmasked.",
                         None,
                     )
-            omitted = sorted(known.get(_table_key(rule), set()) - set(columns))
-            if omitted:
-                report(
-                    f"{name}: tables rule #{index + 1} ({who}) on {'.'.join(_table_key(rule))} "
-                    f"grants {rule.get('privileges')} without masking PII columns "
-                    f"{', '.join(omitted)}.",
-                    None,
-                )
+            if "SELECT" not in (rule.get("privileges") or ["SELECT"]):
+                continue
+            requesters = [
+                (kind, principal)
+                for kind, names in (_principals(rule) or {"everyone": {"*"}}).items()
+                for principal in sorted(names - privileged)
+            ]
+            for table, pii_columns in sorted(known.items()):
+                omitted = sorted(pii_columns - set(columns))
+                if not omitted or not _covers_table(rule, table):
+                    continue
+                exposed_to = [
+                    principal
+                    for kind, principal in requesters
+                    if not _answered_earlier(tables[:index], kind, principal, table)
+                ]
+                if exposed_to:
+                    report(
+                        f"{name}: tables rule #{index + 1} ({who}) on "
+                        f"{'.'.join(_table_key(rule))} grants {rule.get('privileges')} on "
+                        f"{'.'.join(table)} to {', '.join(exposed_to)} without masking PII "
+                        f"columns {', '.join(omitted)}.",
+                        None,
+                    )
 
 
 trino_file_access_control = StackValidationPolicy(

@@ -95,7 +95,7 @@ security.refresh-period=1m
 RULES = {
     "catalogs": [{"group": "analysts", "catalog": "lake", "allow": "read-only"}, {"allow": "none"}],
     "tables": [
-        {"group": "admin", "privileges": ["SELECT"]},
+        {"group": "stewards", "privileges": ["SELECT"]},
         {
             "group": "analysts",
             "catalog": "lake",

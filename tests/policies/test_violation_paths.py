@@ -515,6 +515,16 @@ CASES = [
         ),
         "without masking PII columns email, ssn",
     ),
+    Case(
+        "pii-broad-rule-first",
+        "trino-pii-columns-masked",
+        edit_rules(
+            lambda r: r["tables"].insert(
+                0, {"group": "analysts", "catalog": ".*", "privileges": ["SELECT"]}
+            )
+        ),
+        "grants ['SELECT'] on lake..*..* to analysts without masking PII columns email, ssn",
+    ),
     # durability
     Case(
         "unprotected",
@@ -647,3 +657,27 @@ def test_budget_message_has_totals(evaluate) -> None:
     (violation,) = [v for v in result.violations if v.policy == "stack-resource-budget"]
     # 2 web pods + 1 db pod at 500m, plus 1 Docker cpu; 3x1Gi + 512Mi; 10+5+5 Gi.
     assert "cpu 2.5 cores, memory 3.50Gi, storage 20.00Gi" in violation.message
+
+
+def test_broad_rule_after_a_masking_rule_for_the_same_group_exposes_nothing(evaluate) -> None:
+    """First match wins: analysts hit their masked lake rule before a later catch-all grant."""
+    stack = copy.deepcopy(baseline())
+    edit_rules(
+        lambda r: r["tables"].insert(
+            2, {"group": "analysts", "catalog": ".*", "privileges": ["SELECT"]}
+        )
+    )(stack)
+    result = evaluate(stack)
+    assert [v for v in result.violations if v.policy == "trino-pii-columns-masked"] == []
+
+
+def test_broad_rule_reaching_a_pii_table_for_another_group_is_reported(evaluate) -> None:
+    stack = copy.deepcopy(baseline())
+    edit_rules(
+        lambda r: r["tables"].insert(
+            2, {"group": "analysts|bi", "catalog": "lake|warehouse", "privileges": ["SELECT"]}
+        )
+    )(stack)
+    result = evaluate(stack)
+    [violation] = [v for v in result.violations if v.policy == "trino-pii-columns-masked"]
+    assert "to bi without masking PII columns email, ssn" in violation.message
