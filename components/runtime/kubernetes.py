@@ -19,6 +19,7 @@ from pydantic import Field
 
 from components.runtime import labels
 from components.runtime.base import DeployedWorkload, Runtime, content_hash
+from components.runtime.quantities import memory_bytes
 from components.runtime.stack import SettingsModel, StackSettings
 from components.runtime.workload import (
     Connection,
@@ -155,20 +156,28 @@ class KubernetesRuntime(Runtime):
         opts = self.child_opts(parent, depends_on=[self.namespace])
         config_map = self._config_map(workload, prefix, object_labels, opts)
         secret = self._secret(workload, prefix, object_labels, opts)
+        # One identity per workload, with no API token: nothing here talks to the API server.
+        account = core.ServiceAccount(
+            f"{prefix}-account",
+            metadata=self._meta(identity.name, object_labels),
+            automount_service_account_token=False,
+            opts=opts,
+        )
         pod = self._pod_template(workload, object_labels, config_map, secret)
         stateful = workload.kind is WorkloadKind.STATEFUL
-        depends = [r for r in (config_map, secret) if r is not None]
+        depends = [r for r in (config_map, secret, account) if r is not None]
         workload_opts = self.child_opts(
             parent, protect=stateful and self.stack.is_prod, depends_on=[self.namespace, *depends]
         )
         selector = meta.LabelSelectorArgs(match_labels=labels.selector_labels(identity))
         controller: pulumi.Resource
         if stateful:
+            governing = self._headless_service(workload, prefix, object_labels, opts)
             controller = apps.StatefulSet(
                 prefix,
                 metadata=self._meta(identity.name, object_labels),
                 spec=apps.StatefulSetSpecArgs(
-                    service_name=identity.base_name,
+                    service_name=governing,
                     replicas=workload.replicas,
                     selector=selector,
                     template=pod,
@@ -223,6 +232,36 @@ class KubernetesRuntime(Runtime):
             internal=self.endpoints(identity, workload.ports),
             resources=tuple(resources),
         )
+
+    def _headless_service(
+        self,
+        workload: Workload,
+        prefix: str,
+        object_labels: dict[str, str],
+        opts: pulumi.ResourceOptions,
+    ) -> str:
+        """The headless Service that gives a StatefulSet's pods stable DNS names."""
+        name = f"{workload.identity.name}-headless"
+        core.Service(
+            f"{prefix}-headless",
+            metadata=self._meta(name, object_labels),
+            spec=core.ServiceSpecArgs(
+                cluster_ip="None",
+                publish_not_ready_addresses=True,
+                selector=labels.selector_labels(workload.identity),
+                ports=[
+                    core.ServicePortArgs(
+                        name=port.name,
+                        port=port.container_port,
+                        target_port=port.name,
+                        protocol=port.protocol,
+                    )
+                    for port in workload.ports
+                ],
+            ),
+            opts=opts,
+        )
+        return name
 
     def service(
         self, workload: Workload, *, parent: pulumi.Resource, live_color: str | None
@@ -331,7 +370,9 @@ class KubernetesRuntime(Runtime):
         container = core.ContainerArgs(
             name=identity.component,
             image=workload.image,
-            image_pull_policy="IfNotPresent",
+            # Always: the registry re-authorises every pull, so a cached image is never used
+            # by a pod whose credentials could not pull it (tags are pinned, so no drift).
+            image_pull_policy="Always",
             command=list(workload.command) or None,
             args=list(workload.args) or None,
             env=env or None,
@@ -345,10 +386,12 @@ class KubernetesRuntime(Runtime):
                 requests={
                     "cpu": workload.resources.cpu_request,
                     "memory": workload.resources.memory_request,
+                    "ephemeral-storage": EPHEMERAL_REQUEST,
                 },
                 limits={
                     "cpu": workload.resources.cpu_limit,
                     "memory": workload.resources.memory_limit,
+                    "ephemeral-storage": _ephemeral_limit(workload),
                 },
             ),
             readiness_probe=_probe(workload.readiness),
@@ -371,8 +414,10 @@ class KubernetesRuntime(Runtime):
                 annotations={"dataplatform.io/config-hash": content_hash(workload)},
             ),
             spec=core.PodSpecArgs(
+                service_account_name=identity.name,
                 automount_service_account_token=False,
                 enable_service_links=False,
+                topology_spread_constraints=_spread(workload),
                 security_context=core.PodSecurityContextArgs(
                     run_as_non_root=True,
                     run_as_user=sec.run_as_user,
@@ -502,6 +547,32 @@ class KubernetesRuntime(Runtime):
                 ),
                 opts=opts,
             )
+
+
+EPHEMERAL_REQUEST = "256Mi"
+LOG_HEADROOM_MIB = 512
+
+
+def _ephemeral_limit(workload: Workload) -> str:
+    """Scratch dirs (emptyDir) plus headroom for container logs and writable layers."""
+    scratch = sum(memory_bytes(s.size_limit) for s in workload.scratch) // 2**20
+    return f"{scratch + LOG_HEADROOM_MIB}Mi"
+
+
+def _spread(workload: Workload) -> list[core.TopologySpreadConstraintArgs] | None:
+    """Replicas prefer distinct nodes, so one node loss never takes a whole tier down."""
+    if workload.replicas < 2:
+        return None
+    return [
+        core.TopologySpreadConstraintArgs(
+            max_skew=1,
+            topology_key="kubernetes.io/hostname",
+            when_unsatisfiable="ScheduleAnyway",
+            label_selector=meta.LabelSelectorArgs(
+                match_labels=labels.selector_labels(workload.identity)
+            ),
+        )
+    ]
 
 
 def _service_selector(service: str, component: str) -> meta.LabelSelectorArgs:

@@ -279,3 +279,58 @@ def test_docker_scratch_dirs_are_noexec_unless_the_jvm_needs_them() -> None:
                 "exec" if (name.endswith("trino-coordinator") and path == "/tmp") else "noexec"
             )
             assert expected in flags, (name, path, options)
+
+
+@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
+def test_each_workload_has_its_own_tokenless_identity(stack: str) -> None:
+    objects = kubernetes_objects(cached_render(stack))
+    accounts = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ServiceAccount"}
+    for obj in objects:
+        if obj["kind"] in WORKLOAD_KINDS:
+            pod = obj["spec"]["template"]["spec"]
+            assert pod["serviceAccountName"] == obj["metadata"]["name"]
+            assert accounts[pod["serviceAccountName"]]["automountServiceAccountToken"] is False
+
+
+@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
+def test_statefulsets_are_governed_by_headless_services(stack: str) -> None:
+    objects = kubernetes_objects(cached_render(stack))
+    services = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Service"}
+    statefulsets = [o for o in objects if o["kind"] == "StatefulSet"]
+    assert statefulsets
+    for statefulset in statefulsets:
+        governing = services[statefulset["spec"]["serviceName"]]
+        assert governing["spec"]["clusterIP"] == "None"
+        assert governing["spec"]["selector"] == statefulset["spec"]["selector"]["matchLabels"]
+
+
+@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
+def test_containers_bound_ephemeral_storage_to_their_scratch_dirs(stack: str) -> None:
+    from components.runtime.quantities import memory_bytes
+
+    for obj in kubernetes_objects(cached_render(stack)):
+        if obj["kind"] not in WORKLOAD_KINDS:
+            continue
+        pod = obj["spec"]["template"]["spec"]
+        scratch = sum(
+            memory_bytes(v["emptyDir"]["sizeLimit"])
+            for v in pod.get("volumes", [])
+            if "emptyDir" in v
+        )
+        for container in pod["containers"]:
+            limit = memory_bytes(container["resources"]["limits"]["ephemeral-storage"])
+            assert limit >= scratch + 512 * 2**20
+            assert container["imagePullPolicy"] == "Always"
+
+
+def test_prod_replicas_spread_across_nodes() -> None:
+    spread = [
+        o
+        for o in kubernetes_objects(cached_render("prod"))
+        if o["kind"] in WORKLOAD_KINDS and o["spec"]["replicas"] > 1
+    ]
+    assert spread, "prod runs at least one multi-replica tier"
+    for obj in spread:
+        [constraint] = obj["spec"]["template"]["spec"]["topologySpreadConstraints"]
+        assert constraint["topologyKey"] == "kubernetes.io/hostname"
+        assert constraint["labelSelector"]["matchLabels"] == obj["spec"]["selector"]["matchLabels"]
