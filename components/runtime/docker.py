@@ -13,6 +13,7 @@ import pulumi_docker as docker
 
 from components.runtime import labels
 from components.runtime.base import DeployedWorkload, Runtime, content_hash
+from components.runtime.images import PinnedImage
 from components.runtime.quantities import cpu_cores, memory_bytes
 from components.runtime.stack import SettingsModel, StackSettings
 from components.runtime.workload import (
@@ -24,12 +25,15 @@ from components.runtime.workload import (
 )
 
 LOOPBACK = "127.0.0.1"
+VOLUME_INIT_MOUNT = "/volume"
+VOLUME_INIT_MEMORY_MIB = 64
 
 
 class DockerSettings(SettingsModel):
-    """Which Docker engine to talk to."""
+    """Which Docker engine to talk to, and the helper image that prepares volumes."""
 
     host: str = "unix:///var/run/docker.sock"
+    volume_init_image: PinnedImage = "docker.io/library/busybox:1.37.0"
 
 
 class DockerRuntime(Runtime):
@@ -111,6 +115,7 @@ class DockerRuntime(Runtime):
                 opts=self.child_opts(parent, protect=protect),
             )
             volumes.append(docker_volume)
+            volumes.append(self._volume_init(workload, prefix, volume.name, docker_volume, parent))
             mounts.append(
                 docker.ContainerMountArgs(
                     target=volume.mount_path, type="volume", source=docker_volume.name
@@ -174,6 +179,56 @@ class DockerRuntime(Runtime):
             identity=identity,
             internal=self.endpoints(identity, workload.ports),
             resources=(container,),
+        )
+
+    def _volume_init(
+        self,
+        workload: Workload,
+        prefix: str,
+        volume_name: str,
+        volume: docker.Volume,
+        parent: pulumi.Resource,
+    ) -> docker.Container:
+        """A one-shot container that hands a fresh volume to the workload's non-root user.
+
+        Docker creates named volumes owned by root, and a non-root server cannot write to
+        them; Kubernetes solves this with fsGroup, Docker has no equivalent. The helper
+        runs once (attached, not restarted), with no network and only CAP_CHOWN.
+        """
+        sec = workload.security
+        group = sec.fs_group if sec.fs_group is not None else sec.run_as_group
+        init_labels = labels.workload_labels(
+            self.stack,
+            WorkloadIdentity(
+                service=workload.identity.service,
+                component=f"{workload.identity.component}-volume-init",
+                version=workload.identity.version,
+            ),
+            data_classification=workload.data_classification,
+        )
+        return docker.Container(
+            f"{prefix}-{volume_name}-init",
+            name=f"{prefix}-{volume_name}-init",
+            image=self._image(self.settings.volume_init_image).image_id,
+            command=["chown", "-R", f"{sec.run_as_user}:{group}", VOLUME_INIT_MOUNT],
+            mounts=[
+                docker.ContainerMountArgs(
+                    target=VOLUME_INIT_MOUNT, type="volume", source=volume.name
+                )
+            ],
+            user="0:0",
+            capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"], adds=["CHOWN"]),
+            security_opts=["no-new-privileges:true"],
+            network_mode="none",
+            read_only=True,
+            privileged=False,
+            memory=VOLUME_INIT_MEMORY_MIB,
+            cpus="0.25",
+            must_run=False,
+            attach=True,
+            restart="no",
+            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in init_labels.items()],
+            opts=self.child_opts(parent, depends_on=[volume]),
         )
 
 

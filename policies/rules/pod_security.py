@@ -44,6 +44,11 @@ def _docker(args: ResourceValidationArgs) -> bool:
     return args.resource_type == wire.DOCKER_CONTAINER
 
 
+def _one_shot(props: Any) -> bool:
+    """A Docker container that runs to completion once: never required to keep running."""
+    return wire.get(props, "mustRun") is False and wire.text(wire.get(props, "restart")) == "no"
+
+
 def _security_opts(props: Any) -> list[str]:
     return [o for o in (wire.text(x) for x in wire.elements(wire.get(props, "securityOpts"))) if o]
 
@@ -209,7 +214,8 @@ def validate_resources(args: ResourceValidationArgs, report: ReportViolation) ->
 def validate_probes(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """Long-running containers have readiness and liveness probes (Docker: a healthcheck).
 
-    Jobs and CronJobs run to completion and take no traffic, so they are exempt.
+    Jobs and CronJobs run to completion and take no traffic, so they are exempt; so is a
+    one-shot Docker container (`mustRun: false`, `restart: "no"`), Docker's equivalent.
     """
     kind = wire.kubernetes_kind(args.resource_type)
     if kind not in ("Job", "CronJob"):
@@ -220,7 +226,7 @@ def validate_probes(args: ResourceValidationArgs, report: ReportViolation) -> No
                 report(f"container '{name}' has no readinessProbe.", None)
             if wire.get(container, "livenessProbe") is None:
                 report(f"container '{name}' has no livenessProbe.", None)
-    if _docker(args):
+    if _docker(args) and not _one_shot(args.props):
         check = wire.get(args.props, "healthcheck")
         tests = [wire.text(t) for t in wire.elements(wire.get(check, "tests"))]
         if check is None or tests[:1] == ["NONE"]:

@@ -681,3 +681,12 @@ def test_broad_rule_reaching_a_pii_table_for_another_group_is_reported(evaluate)
     result = evaluate(stack)
     [violation] = [v for v in result.violations if v.policy == "trino-pii-columns-masked"]
     assert "to bi without masking PII columns email, ssn" in violation.message
+
+
+def test_one_shot_docker_container_needs_no_healthcheck(evaluate) -> None:
+    """Like a Job: a container that runs once to completion is exempt from the probe rule."""
+    stack = copy.deepcopy(baseline())
+    box(stack).update(healthcheck=None, mustRun=False, restart="no")
+    assert [v for v in evaluate(stack).violations if v.policy == "pod-health-probes"] == []
+    box(stack).update(restart="unless-stopped")
+    assert [v.policy for v in evaluate(stack).violations] == ["pod-health-probes"]

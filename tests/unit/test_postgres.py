@@ -56,7 +56,7 @@ def test_component_and_server_workload(stack: str) -> None:
     kind = (
         "docker:index/container:Container" if stack == "dev" else "kubernetes:apps/v1:StatefulSet"
     )
-    servers = [r for r in render.of_type(kind) if "postgres" in r["name"]]
+    servers = [r for r in render.of_type(kind) if r["name"] == f"dp-{stack}-postgres-server"]
     assert len(servers) == 1
     assert servers[0]["parent"] == component["urn"]
     text = json.dumps(servers[0]["inputs"])

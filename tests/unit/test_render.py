@@ -26,6 +26,15 @@ REQUIRED_LABELS = (
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 
 
+def docker_servers(render: Render) -> list[dict]:
+    """Long-running Docker containers (not the one-shot volume helpers)."""
+    return [
+        c
+        for c in render.of_type("docker:index/container:Container")
+        if c["inputs"].get("mustRun") is not False
+    ]
+
+
 def _workload_types(render: Render) -> set[str]:
     return {
         r["type"].split(":")[0]
@@ -104,7 +113,7 @@ def test_kubernetes_secret_env_comes_from_secret_refs(stack: str) -> None:
 
 
 def test_docker_secret_env_is_secret() -> None:
-    containers = cached_render("dev").of_type("docker:index/container:Container")
+    containers = docker_servers(cached_render("dev"))
     # Some servers (PostgreSQL) take their secrets as files only; none has a plain one.
     assert any("[secret]" in c["inputs"]["envs"] for c in containers)
     for container in containers:
@@ -124,7 +133,7 @@ def test_workloads_carry_the_label_vocabulary(stack: str) -> None:
 
 
 def test_docker_containers_carry_labels_and_bind_loopback() -> None:
-    for container in cached_render("dev").of_type("docker:index/container:Container"):
+    for container in docker_servers(cached_render("dev")):
         labels = {item["label"]: item["value"] for item in container["inputs"]["labels"]}
         assert all(key in labels for key in REQUIRED_LABELS)
         assert {port["ip"] for port in container["inputs"]["ports"]} == {"127.0.0.1"}
@@ -268,9 +277,7 @@ def test_encrypted_config_values_render_as_placeholders(tmp_path: Path) -> None:
 
 
 def test_docker_scratch_dirs_are_noexec_unless_the_jvm_needs_them() -> None:
-    containers = {
-        c["name"]: c for c in cached_render("dev").of_type("docker:index/container:Container")
-    }
+    containers = {c["name"]: c for c in docker_servers(cached_render("dev"))}
     for name, container in containers.items():
         for path, options in container["inputs"]["tmpfs"].items():
             flags = options.split(",")
@@ -334,3 +341,28 @@ def test_prod_replicas_spread_across_nodes() -> None:
         [constraint] = obj["spec"]["template"]["spec"]["topologySpreadConstraints"]
         assert constraint["topologyKey"] == "kubernetes.io/hostname"
         assert constraint["labelSelector"]["matchLabels"] == obj["spec"]["selector"]["matchLabels"]
+
+
+def test_docker_volumes_are_handed_to_the_non_root_user_before_the_server_starts() -> None:
+    render = cached_render("dev")
+    containers = {c["name"]: c for c in render.of_type("docker:index/container:Container")}
+    volumes = render.of_type("docker:index/volume:Volume")
+    assert volumes
+    for volume in volumes:
+        init = containers[f"{volume['name']}-init"]
+        server = next(
+            c
+            for c in containers.values()
+            if any(
+                m.get("source") == volume["inputs"]["name"] for m in c["inputs"].get("mounts", [])
+            )
+            and not c["name"].endswith("-init")
+        )
+        uid, gid = server["inputs"]["user"].split(":")
+        assert init["inputs"]["command"][:2] == ["chown", "-R"]
+        assert init["inputs"]["command"][2].split(":")[0] == uid
+        assert init["inputs"]["capabilities"] == {"adds": ["CHOWN"], "drops": ["ALL"]}
+        assert init["inputs"]["networkMode"] == "none"
+        assert init["inputs"]["mustRun"] is False and init["inputs"]["restart"] == "no"
+        assert init["urn"] in server["options"]["depends_on"]
+        assert gid
