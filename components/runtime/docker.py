@@ -8,6 +8,8 @@ with tmpfs scratch dirs, all capabilities dropped, no-new-privileges and the lab
 
 from __future__ import annotations
 
+import posixpath
+
 import pulumi
 import pulumi_docker as docker
 
@@ -26,6 +28,8 @@ from components.runtime.workload import (
 
 LOOPBACK = "127.0.0.1"
 VOLUME_INIT_MOUNT = "/volume"
+FILES_MOUNT = "/files"
+FILES_SIZE = "16Mi"
 VOLUME_INIT_MEMORY_MIB = 64
 
 
@@ -126,14 +130,8 @@ class DockerRuntime(Runtime):
             pulumi.Output.secret(value).apply(lambda v, key=key: f"{key}={v}")
             for key, value in sorted(workload.secret_env.items())
         ]
-        uploads = [
-            docker.ContainerUploadArgs(file=f.path, content=f.content)
-            for f in workload.config_files
-        ]
-        uploads += [
-            docker.ContainerUploadArgs(file=f.path, content=pulumi.Output.secret(f.content))
-            for f in workload.secret_files
-        ]
+        file_mounts, carrier = self._files(workload, prefix, object_labels, parent)
+        mounts += file_mounts
         sec = workload.security
         container = docker.Container(
             prefix,
@@ -141,7 +139,6 @@ class DockerRuntime(Runtime):
             image=self._image(workload.image).image_id,
             command=[*workload.command, *workload.args] or None,
             envs=envs or None,
-            uploads=uploads or None,
             mounts=mounts or None,
             tmpfs={s.mount_path: _tmpfs_options(s) for s in workload.scratch} or None,
             ports=[
@@ -173,13 +170,99 @@ class DockerRuntime(Runtime):
             labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in object_labels.items()],
             wait=True,
             wait_timeout=300,
-            opts=self.child_opts(parent, depends_on=[self.network, *volumes]),
+            opts=pulumi.ResourceOptions.merge(
+                self.child_opts(
+                    parent, depends_on=[self.network, *volumes, *([carrier] if carrier else [])]
+                ),
+                # New file contents arrive in a new carrier: restart the server with them.
+                pulumi.ResourceOptions(replacement_trigger=carrier.id if carrier else None),
+            ),
         )
         return DeployedWorkload(
             identity=identity,
             internal=self.endpoints(identity, workload.ports),
             resources=(container,),
         )
+
+    def _files(
+        self,
+        workload: Workload,
+        prefix: str,
+        object_labels: dict[str, str],
+        parent: pulumi.Resource,
+    ) -> tuple[list[docker.ContainerMountArgs], docker.Container | None]:
+        """Config and secret files, delivered read-only through a volume.
+
+        Docker refuses to copy files into a container whose root filesystem is read-only,
+        so the files are uploaded into a per-workload volume through a carrier container
+        that is created and never started; the server mounts one sub-path of that volume,
+        read-only, per directory (Docker Engine 26+).
+        """
+        files: list[tuple[str, pulumi.Input[str]]] = [
+            (f.path, f.content) for f in workload.config_files
+        ]
+        files += [(f.path, pulumi.Output.secret(f.content)) for f in workload.secret_files]
+        if not files:
+            return [], None
+        # The volume holds credentials whenever secret files are among the files.
+        classification = "restricted" if workload.secret_files else "internal"
+        files_labels = {
+            **object_labels,
+            labels.DATA_CLASSIFICATION: workload.data_classification or classification,
+        }
+        volume = docker.Volume(
+            f"{prefix}-files",
+            name=f"{prefix}-files",
+            labels=[
+                docker.VolumeLabelArgs(label=k, value=v)
+                for k, v in {**files_labels, "dataplatform.io/requested-size": FILES_SIZE}.items()
+            ],
+            opts=self.child_opts(parent),
+        )
+        sec = workload.security
+        carrier = docker.Container(
+            f"{prefix}-files",
+            name=f"{prefix}-files",
+            image=self._image(self.settings.volume_init_image).image_id,
+            command=["true"],
+            start=False,
+            must_run=False,
+            restart="no",
+            user=f"{sec.run_as_user}:{sec.run_as_group}",
+            network_mode="none",
+            read_only=True,
+            privileged=False,
+            capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"]),
+            security_opts=["no-new-privileges:true"],
+            memory=VOLUME_INIT_MEMORY_MIB,
+            cpus="0.25",
+            mounts=[
+                docker.ContainerMountArgs(target=FILES_MOUNT, type="volume", source=volume.name)
+            ],
+            uploads=[
+                docker.ContainerUploadArgs(
+                    file=f"{FILES_MOUNT}/{_directory_key(path)}/{posixpath.basename(path)}",
+                    content=content,
+                    permissions="0444",
+                )
+                for path, content in sorted(files, key=lambda item: item[0])
+            ],
+            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in files_labels.items()],
+            opts=self.child_opts(parent, depends_on=[volume]),
+        )
+        mounts = [
+            docker.ContainerMountArgs(
+                target=directory,
+                type="volume",
+                source=volume.name,
+                read_only=True,
+                volume_options=docker.ContainerMountVolumeOptionsArgs(
+                    subpath=_directory_key(directory + "/")
+                ),
+            )
+            for directory in sorted({posixpath.dirname(path) for path, _ in files})
+        ]
+        return mounts, carrier
 
     def _volume_init(
         self,
@@ -230,6 +313,11 @@ class DockerRuntime(Runtime):
             labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in init_labels.items()],
             opts=self.child_opts(parent, depends_on=[volume]),
         )
+
+
+def _directory_key(path: str) -> str:
+    """The volume sub-path holding a file's directory: `/etc/trino/x` -> `etc-trino`."""
+    return posixpath.dirname(path).strip("/").replace("/", "-")
 
 
 def _tmpfs_options(scratch: ScratchDir) -> str:

@@ -68,10 +68,14 @@ def _stores_data(resource_type: str, props: Any) -> bool:
     if kind in ("StatefulSet", "PersistentVolumeClaim") or resource_type == wire.DOCKER_VOLUME:
         return True
     if resource_type == wire.DOCKER_CONTAINER:
+        # A read-only mount delivers inputs (config); only a writable one stores data.
         return any(
-            wire.get(mount, "type") == "volume"
+            wire.get(mount, "type") == "volume" and wire.get(mount, "readOnly") is not True
             for mount in wire.elements(wire.get(props, "mounts"))
-        ) or bool(wire.elements(wire.get(props, "volumes")))
+        ) or any(
+            wire.get(volume, "readOnly") is not True
+            for volume in wire.elements(wire.get(props, "volumes"))
+        )
     if kind in wire.WORKLOAD_KINDS:
         spec = wire.pod_spec(resource_type, props)
         return any(

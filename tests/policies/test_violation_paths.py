@@ -690,3 +690,26 @@ def test_one_shot_docker_container_needs_no_healthcheck(evaluate) -> None:
     assert [v for v in evaluate(stack).violations if v.policy == "pod-health-probes"] == []
     box(stack).update(restart="unless-stopped")
     assert [v.policy for v in evaluate(stack).violations] == ["pod-health-probes"]
+
+
+def test_only_writable_docker_mounts_make_a_container_a_data_store(evaluate) -> None:
+    """A read-only mount delivers config; a writable one stores data and needs a classification."""
+    stack = copy.deepcopy(baseline())
+    container = box(stack)
+    container["labels"] = [
+        item
+        for item in container["labels"]
+        if item["label"] != "dataplatform.io/data-classification"
+    ]
+    container["mounts"] = [
+        {"type": "volume", "source": "box-config", "target": "/etc/box", "readOnly": True}
+    ]
+    assert [
+        v for v in evaluate(stack).violations if v.policy == "data-store-classification-label"
+    ] == []
+    container["mounts"][0]["readOnly"] = False
+    fired = [v for v in evaluate(stack).violations if v.policy == "data-store-classification-label"]
+    assert [v.message for v in fired] == [
+        "'box' stores data but has no dataplatform.io/data-classification label "
+        "(one of public, internal, confidential, restricted)."
+    ]

@@ -14,7 +14,7 @@ from components.postgres_access import GrantSpec, access_plan
 from components.postgres_server_config import ServerPaths
 from infra.config import ConfigError, parse_config
 from infra.render import Render
-from tests.conftest import STACKS, cached_render
+from tests.conftest import STACKS, cached_render, docker_files
 from tests.unit.test_config import raw_config
 
 PG = "postgresql:index/"
@@ -31,10 +31,10 @@ def config_files(render: Render) -> dict[str, str]:
     for resource in render.of_type("kubernetes:core/v1:ConfigMap"):
         if resource["name"].endswith("postgres-server-config"):
             files.update(resource["inputs"]["data"])
-    for resource in render.of_type("docker:index/container:Container"):
-        for upload in resource["inputs"].get("uploads", []):
-            if upload["file"].startswith("/etc/postgresql/conf/"):
-                files[upload["file"].rsplit("/", 1)[1]] = upload["content"]
+    if render.stack == "dev":
+        for path, content in docker_files(render, "dp-dev-postgres-server").items():
+            if path.startswith("/etc/postgresql/conf/"):
+                files[path.rsplit("/", 1)[1]] = content
     return {re.sub(r"^.*?(postgresql\.conf|pg_hba\.conf)$", r"\1", k): v for k, v in files.items()}
 
 

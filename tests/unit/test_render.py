@@ -346,8 +346,14 @@ def test_prod_replicas_spread_across_nodes() -> None:
 def test_docker_volumes_are_handed_to_the_non_root_user_before_the_server_starts() -> None:
     render = cached_render("dev")
     containers = {c["name"]: c for c in render.of_type("docker:index/container:Container")}
-    volumes = render.of_type("docker:index/volume:Volume")
-    assert volumes
+    volumes = [
+        v
+        for v in render.of_type("docker:index/volume:Volume")
+        if any(
+            label["label"] == "dataplatform.io/requested-size" for label in v["inputs"]["labels"]
+        )
+    ]
+    assert len(volumes) == 2  # MinIO's and PostgreSQL's data
     for volume in volumes:
         init = containers[f"{volume['name']}-init"]
         server = next(
@@ -366,3 +372,23 @@ def test_docker_volumes_are_handed_to_the_non_root_user_before_the_server_starts
         assert init["inputs"]["mustRun"] is False and init["inputs"]["restart"] == "no"
         assert init["urn"] in server["options"]["depends_on"]
         assert gid
+
+
+def test_docker_files_reach_read_only_servers_through_a_never_started_carrier() -> None:
+    render = cached_render("dev")
+    containers = {c["name"]: c for c in render.of_type("docker:index/container:Container")}
+    carriers = [c for name, c in containers.items() if name.endswith("-files")]
+    assert {c["name"] for c in carriers} == {
+        "dp-dev-postgres-server-files",
+        "dp-dev-trino-coordinator-files",
+    }
+    for carrier in carriers:
+        server = containers[carrier["name"].removesuffix("-files")]
+        assert "uploads" not in server["inputs"]  # Docker refuses copies into a read-only root
+        assert server["inputs"]["readOnly"] is True
+        assert carrier["inputs"]["start"] is False and carrier["inputs"]["mustRun"] is False
+        file_mounts = [m for m in server["inputs"]["mounts"] if "volumeOptions" in m]
+        assert file_mounts and all(m["readOnly"] is True for m in file_mounts)
+        assert carrier["urn"] in server["options"]["depends_on"]
+        uploaded = {u["file"].split("/")[2] for u in carrier["inputs"]["uploads"]}
+        assert uploaded == {m["volumeOptions"]["subpath"] for m in file_mounts}

@@ -13,7 +13,7 @@ import pytest
 from components.trino import HEALTH_CHECK, TrinoSettings
 from components.trino_access import render_group_file, render_rules_json
 from infra.render import Render, kubernetes_objects
-from tests.conftest import KUBERNETES_STACKS, STACKS, cached_render
+from tests.conftest import KUBERNETES_STACKS, STACKS, cached_render, docker_files
 from tests.unit.test_config import raw_config
 
 ENV_REF = re.compile(r"^\$\{ENV:([A-Z0-9_]+)\}$")
@@ -50,18 +50,13 @@ def rendered_files(stack: str, component: str = "coordinator") -> tuple[dict[str
     """Plain files by container path, and the paths of secret files, as the runtime ships them.
 
     Kubernetes: paths come from the pod's projected volumes (mount path + item path), the
-    plain contents from the ConfigMap; Docker: from the container's uploads.
+    plain contents from the ConfigMap; Docker: from the files volume the container mounts.
     """
     render = cached_render(stack)
     if stack == "dev":
-        [container] = [
-            c
-            for c in render.of_type("docker:index/container:Container")
-            if c["name"] == f"dp-dev-trino-{component}"
-        ]
-        uploads = container["inputs"]["uploads"]
-        plain = {u["file"]: u["content"] for u in uploads if u["content"] != "[secret]"}
-        return plain, {u["file"] for u in uploads if u["content"] == "[secret]"}
+        files = docker_files(render, f"dp-dev-trino-{component}")
+        plain = {path: content for path, content in files.items() if content != "[secret]"}
+        return plain, {path for path, content in files.items() if content == "[secret]"}
     config_map = _k8s(render, "ConfigMap", f"trino-{component}-config")["data"]
     pod = _k8s(render, "Deployment", f"trino-{component}")["spec"]["template"]["spec"]
     mounts = {m["name"]: m["mountPath"] for m in pod["containers"][0]["volumeMounts"]}
