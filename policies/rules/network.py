@@ -134,6 +134,9 @@ def validate_docker_ports(args: ResourceValidationArgs, report: ReportViolation)
         if wire.is_unknown(ip):
             continue
         internal = wire.get(port, "internal")
+        # The engine sends numbers as floats (protobuf Struct): show 6379, not 6379.0.
+        if isinstance(internal, float) and internal.is_integer():
+            internal = int(internal)
         if not ip:
             report(
                 f"port {internal} of '{args.name}' binds to every interface (no ip); "

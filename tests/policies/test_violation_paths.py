@@ -313,7 +313,7 @@ CASES = [
         "docker-port-all-interfaces",
         "docker-ports-bind-loopback",
         lambda s: box(s)["ports"][0].pop("ip"),
-        "every interface",
+        "port 9000 of 'box' binds to every interface",
     ),
     Case(
         "docker-port-public-ip",
