@@ -135,6 +135,11 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
         super().__init__(mocks)
         self.records: list[dict[str, Any]] = []
+        self.outputs_registered: set[str] = set()
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:
+        self.outputs_registered.add(request.urn)
+        return super().RegisterResourceOutputs(request)
 
     def RegisterResource(self, request: Any) -> Any:
         response = super().RegisterResource(request)
@@ -178,6 +183,8 @@ class Render:
     stack: str
     project: str
     resources: list[dict[str, Any]]
+    outputs_registered: frozenset[str] = frozenset()
+    """URNs of the components that called `register_outputs` (not part of the JSON)."""
 
     def to_json(self) -> str:
         """Deterministic JSON: resources sorted by URN, keys sorted."""
@@ -236,7 +243,12 @@ def _render_in_context(
         _Mocks(), project=PROJECT, stack=stack, preview=preview, monitor=monitor
     )
     _sync_await(run_pulumi_func(run))
-    return Render(stack=stack, project=PROJECT, resources=monitor.records)
+    return Render(
+        stack=stack,
+        project=PROJECT,
+        resources=monitor.records,
+        outputs_registered=frozenset(monitor.outputs_registered),
+    )
 
 
 def kubernetes_objects(render: Render) -> list[dict[str, Any]]:

@@ -88,6 +88,14 @@ def test_every_child_has_a_parent_and_components_register(stack: str) -> None:
 
 
 @pytest.mark.parametrize("stack", STACKS)
+def test_every_component_registers_its_outputs(stack: str) -> None:
+    render = cached_render(stack)
+    components = {r["urn"] for r in render.resources if not r["custom"]}
+    assert len(components) >= 5  # platform, runtime, object store, postgres, trino
+    assert components - render.outputs_registered == set()
+
+
+@pytest.mark.parametrize("stack", STACKS)
 def test_no_generated_secret_appears_in_plain_text(stack: str) -> None:
     text = cached_render(stack).to_json()
     # Under the mocks every generated password, key and certificate is `mock-<name>` and
