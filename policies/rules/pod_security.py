@@ -99,31 +99,28 @@ def validate_no_privilege_escalation(args: ResourceValidationArgs, report: Repor
             report(f"container '{args.name}' lacks securityOpts no-new-privileges:true.", None)
 
 
+def _check_capabilities(
+    name: str, caps: Any, drop_key: str, add_key: str, report: ReportViolation
+) -> None:
+    drops = [wire.text(c) for c in wire.elements(wire.get(caps, drop_key))]
+    adds = [a for a in (wire.text(c) for c in wire.elements(wire.get(caps, add_key))) if a]
+    if "ALL" not in drops:
+        report(f"container '{name}' does not drop ALL capabilities.", None)
+    extra = sorted(set(adds) - _ALLOWED_ADDED_CAPABILITIES)
+    if extra:
+        report(f"container '{name}' adds capabilities {', '.join(extra)}.", None)
+
+
 def validate_capabilities(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """Containers drop ALL capabilities and add back at most NET_BIND_SERVICE."""
     for _, container in _pod_containers(args):
-        name = wire.container_name(container)
         caps = wire.get(container, "securityContext", "capabilities")
-        if wire.is_unknown(caps):
-            continue
-        drops = [wire.text(c) for c in wire.elements(wire.get(caps, "drop"))]
-        adds = [a for a in (wire.text(c) for c in wire.elements(wire.get(caps, "add"))) if a]
-        if "ALL" not in drops:
-            report(f"container '{name}' does not drop ALL capabilities.", None)
-        extra = sorted(set(adds) - _ALLOWED_ADDED_CAPABILITIES)
-        if extra:
-            report(f"container '{name}' adds capabilities {', '.join(extra)}.", None)
+        if not wire.is_unknown(caps):
+            _check_capabilities(wire.container_name(container), caps, "drop", "add", report)
     if _docker(args):
         caps = wire.get(args.props, "capabilities")
-        if wire.is_unknown(caps):
-            return
-        drops = [wire.text(c) for c in wire.elements(wire.get(caps, "drops"))]
-        adds = [a for a in (wire.text(c) for c in wire.elements(wire.get(caps, "adds"))) if a]
-        if "ALL" not in drops:
-            report(f"container '{args.name}' does not drop ALL capabilities.", None)
-        extra = sorted(set(adds) - _ALLOWED_ADDED_CAPABILITIES)
-        if extra:
-            report(f"container '{args.name}' adds capabilities {', '.join(extra)}.", None)
+        if not wire.is_unknown(caps):
+            _check_capabilities(args.name, caps, "drops", "adds", report)
 
 
 def validate_seccomp(args: ResourceValidationArgs, report: ReportViolation) -> None:

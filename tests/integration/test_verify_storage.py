@@ -96,6 +96,11 @@ def _deploy(client: Any, config: PlatformConfig) -> None:
         )
 
 
+def _rule(rule_id: str, **action: Any) -> dict[str, Any]:
+    """An enabled S3 lifecycle rule over the whole bucket."""
+    return {"ID": rule_id, "Status": "Enabled", "Filter": {"Prefix": ""}, **action}
+
+
 def _config(stack: str) -> PlatformConfig:
     return parse_config(stack, raw_config(stack))
 
@@ -124,18 +129,8 @@ def test_lifecycle_drift_is_reported(s3: Any) -> None:
         Bucket="dp-prod-silver",
         LifecycleConfiguration={
             "Rules": [
-                {
-                    "ID": "expire-cleansed",
-                    "Status": "Enabled",
-                    "Filter": {"Prefix": ""},
-                    "Expiration": {"Days": 1},
-                },
-                {
-                    "ID": "expire-old-versions",
-                    "Status": "Enabled",
-                    "Filter": {"Prefix": ""},
-                    "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
-                },
+                _rule("expire-cleansed", Expiration={"Days": 1}),
+                _rule("expire-old-versions", NoncurrentVersionExpiration={"NoncurrentDays": 30}),
             ]
         },
     )
@@ -154,18 +149,8 @@ def test_expiring_audit_bucket_is_reported(s3: Any) -> None:
         Bucket="dp-dev-audit",
         LifecycleConfiguration={
             "Rules": [
-                {
-                    "ID": "expire-old-versions",
-                    "Status": "Enabled",
-                    "Filter": {"Prefix": ""},
-                    "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
-                },
-                {
-                    "ID": "purge",
-                    "Status": "Enabled",
-                    "Filter": {"Prefix": ""},
-                    "Expiration": {"Days": 5},
-                },
+                _rule("expire-old-versions", NoncurrentVersionExpiration={"NoncurrentDays": 30}),
+                _rule("purge", Expiration={"Days": 5}),
             ]
         },
     )
