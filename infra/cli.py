@@ -96,12 +96,10 @@ def _preflight(args: argparse.Namespace) -> int:
 def _verify_storage(args: argparse.Namespace) -> int:
     import boto3
 
-    from infra.config import decode_value, parse_config
-    from infra.render import read_stack_config, stack_file
+    from infra.render import load_stack_config
     from infra.verify_storage import S3Client, verify_object_store
 
-    raw, _ = read_stack_config(args.config or stack_file(args.stack))
-    config = parse_config(args.stack, {k.split(":", 1)[1]: decode_value(v) for k, v in raw.items()})
+    config = load_stack_config(args.stack, args.config)
     admin = config.admin_access.minio
     endpoint = args.endpoint or f"{'https' if admin.tls else 'http'}://{admin.host}:{admin.port}"
     # Credentials come from the standard AWS_* environment / profile, never from arguments.

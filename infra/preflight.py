@@ -6,14 +6,13 @@ stops before it starts instead of failing halfway.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from infra.render import read_stack_config, stack_file
+from infra.render import stack_file, stack_sections
 
 _TIMEOUT = 15
 
@@ -78,14 +77,14 @@ def check_prerequisites(stack: str, *, root: Path | None = None) -> list[str]:
     path = stack_file(stack) if root is None else stack_file(stack, root)
     if not path.exists():
         return [f"no stack config {path.name}: create it (see Pulumi.dev.yaml)"]
-    config, _ = read_stack_config(path)
-    platform = json.loads(config.get("data-platform:platform", "{}"))
+    sections = stack_sections(path)
+    platform = sections.get("platform", {})
     target = platform.get("target")
     checks: list[Callable[[], str | None]] = [_pulumi_cli, lambda: _secrets_provider(stack)]
     if target == "docker":
         checks.append(_docker_engine)
     elif target == "kubernetes":
-        kubernetes = json.loads(config.get("data-platform:kubernetes", "{}"))
+        kubernetes = sections.get("kubernetes", {})
         checks.append(lambda: _kubernetes_context(kubernetes.get("context")))
     else:
         return [f"data-platform:platform.target must be docker or kubernetes, got {target!r}"]

@@ -24,7 +24,7 @@ from pulumi.runtime.config import set_all_config
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
-from infra.config import PROJECT, decode_value, parse_config
+from infra.config import PROJECT, PlatformConfig, decode_value, parse_config
 
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
@@ -57,6 +57,22 @@ def read_stack_config(path: Path) -> tuple[dict[str, str], list[str]]:
             secret_keys.append(full_key)
         config[full_key] = value if isinstance(value, str) else json.dumps(value)
     return config, secret_keys
+
+
+def stack_sections(path: Path) -> dict[str, Any]:
+    """A stack file's `data-platform` config sections, decoded, keyed without the project prefix."""
+    config, _ = read_stack_config(path)
+    prefix = f"{PROJECT}:"
+    return {
+        key.removeprefix(prefix): decode_value(value)
+        for key, value in config.items()
+        if key.startswith(prefix)
+    }
+
+
+def load_stack_config(stack: str, path: Path | None = None) -> PlatformConfig:
+    """The validated `PlatformConfig` of a stack file (default `Pulumi.<stack>.yaml`)."""
+    return parse_config(stack, stack_sections(path or stack_file(stack)))
 
 
 def _strip_secure(value: Any) -> tuple[Any, bool]:
@@ -218,16 +234,9 @@ def render_stack(stack: str, *, config_file: Path | None = None, preview: bool =
         raise FileNotFoundError(
             f"no stack config {path}; expected Pulumi.{stack}.yaml in {_REPO_ROOT}"
         )
-    config, secret_keys = read_stack_config(path)
     # Validate first so a bad stack file fails with ConfigError, not inside the mocked engine.
-    parse_config(
-        stack,
-        {
-            key.split(":", 1)[1]: decode_value(value)
-            for key, value in config.items()
-            if key.startswith(f"{PROJECT}:")
-        },
-    )
+    load_stack_config(stack, path)
+    config, secret_keys = read_stack_config(path)
     return contextvars.Context().run(_render_in_context, stack, config, secret_keys, preview)
 
 

@@ -27,8 +27,7 @@ import psycopg2.extensions
 from components.postgres import PostgresSettings
 from components.postgres_access import access_plan
 from components.postgres_server_config import ServerPaths
-from infra.config import parse_config
-from infra.render import decode_value, read_stack_config, stack_file
+from infra.render import load_stack_config
 
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 PG_LIB = PG_BIN.parent / "lib"
@@ -41,9 +40,7 @@ class Unavailable(Exception):
 
 def stack_postgres_settings(stack: str) -> PostgresSettings:
     """The stack's PostgreSQL settings exactly as the program validates them."""
-    config, _ = read_stack_config(stack_file(stack))
-    raw = {k.split(":", 1)[1]: decode_value(v) for k, v in config.items()}
-    return parse_config(stack, raw).postgres
+    return load_stack_config(stack).postgres
 
 
 @dataclass

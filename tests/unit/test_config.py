@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -13,15 +12,14 @@ import pytest
 import yaml
 
 from infra.config import ConfigError, PlatformConfig, parse_config
-from infra.render import read_stack_config, render_stack, stack_file
+from infra.render import render_stack, stack_file, stack_sections
 
 Raw = dict[str, Any]
 
 
 def raw_config(stack: str) -> Raw:
     """A stack file's config sections, decoded, keyed without the project prefix."""
-    config, _ = read_stack_config(stack_file(stack))
-    return {key.split(":", 1)[1]: json.loads(value) for key, value in config.items()}
+    return stack_sections(stack_file(stack))
 
 
 @pytest.mark.parametrize("stack", ["dev", "test", "prod"])
