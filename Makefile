@@ -5,6 +5,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STATE_DIR := $(CURDIR)/.pulumi-state
 export PULUMI_BACKEND_URL ?= file://$(STATE_DIR)
+# The policy pack runs on every deploy and preview, with the stack's own config: the same
+# enforcement levels `dataplatform check STACK` uses (docs/policies.md).
+POLICY_PACK := policies
+POLICY_CONFIG = $(POLICY_PACK)/config/$(STACK).json
+POLICY_FLAGS = --policy-pack $(POLICY_PACK) --policy-pack-config $(POLICY_CONFIG)
 
 .PHONY: help install system-deps test unit lint render check diff bench preflight up preview destroy
 
@@ -46,15 +51,15 @@ bench: install  ## import time of the provider SDKs vs render time per stack
 preflight: install  ## what a real deploy of STACK still needs
 	$(BIN)/dataplatform preflight $(STACK)
 
-up: preflight  ## deploy STACK with a local file backend (.pulumi-state)
+up: preflight  ## deploy STACK (local file backend in .pulumi-state) under the policy pack
 	mkdir -p $(STATE_DIR)
 	pulumi stack select --create $(STACK)
-	pulumi up --stack $(STACK)
+	pulumi up --stack $(STACK) $(POLICY_FLAGS)
 
-preview: preflight  ## preview STACK with the policy pack
+preview: preflight  ## preview STACK under the policy pack with policies/config/STACK.json
 	mkdir -p $(STATE_DIR)
 	pulumi stack select --create $(STACK)
-	pulumi preview --stack $(STACK) --policy-pack policies --diff
+	pulumi preview --stack $(STACK) $(POLICY_FLAGS) --diff
 
 destroy: preflight  ## tear STACK down (protected prod resources refuse)
 	pulumi destroy --stack $(STACK)

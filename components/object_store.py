@@ -28,12 +28,13 @@ from components.common import (
     image_version,
 )
 from components.runtime.base import Runtime
-from components.runtime.stack import SettingsModel, StackSettings
+from components.runtime.stack import SettingsModel, StackSettings, Tier
 from components.runtime.workload import (
     Endpoint,
     Port,
     Probe,
     ScratchDir,
+    SecretFile,
     SecurityProfile,
     Volume,
     Workload,
@@ -41,11 +42,17 @@ from components.runtime.workload import (
     WorkloadKind,
 )
 from components.secrets import generated_password
+from components.tls import ServerCertificate, generated_certificate
 
 REQUIRED_BUCKETS = ("bronze", "silver", "gold", "audit", "backups")
 AUDIT_BUCKET = "audit"
 API_PORT = 9000
 CONSOLE_PORT = 9001
+SECRETS_DIR = "/run/secrets/minio"
+ROOT_USER_FILE = f"{SECRETS_DIR}/root-user"
+ROOT_PASSWORD_FILE = f"{SECRETS_DIR}/root-password"
+TLS_DIR = "/etc/minio/tls"
+CERTS_DIR = "/tmp/certs"
 MAX_LIFECYCLE_DAYS = 36500
 
 BucketName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,38}[a-z0-9]$")]
@@ -143,6 +150,10 @@ class ObjectStoreSettings(SettingsModel):
     buckets: tuple[BucketSettings, ...]
     users: tuple[ServiceUser, ...] = ()
     run_as_user: int = Field(default=1000, ge=1)
+    tls: bool = Field(
+        default=True,
+        description="serve S3 and the console over HTTPS (required outside dev)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -163,6 +174,14 @@ class ObjectStoreSettings(SettingsModel):
                         f"user {user.name!r} is granted unknown bucket {grant.bucket!r}"
                     )
         return self
+
+    def tier_problems(self, tier: Tier) -> list[str]:
+        """What this tier requires beyond the schema: TLS wherever credentials travel."""
+        if tier is not Tier.DEV and not self.tls:
+            return [
+                f"objectStore.tls must be true in a {tier.value} stack (S3 carries credentials)"
+            ]
+        return []
 
 
 def policy_document(stack: StackSettings, grants: Sequence[BucketGrant]) -> str:
@@ -198,6 +217,8 @@ class ObjectStore(pulumi.ComponentResource):
     root_password: pulumi.Output[str]
     bucket_names: dict[str, str]
     user_secrets: dict[str, pulumi.Output[str]]
+    user_ready: dict[str, pulumi.Resource]
+    """Per service user, the resource after which its key works with its grants."""
 
     def __init__(
         self,
@@ -213,22 +234,38 @@ class ObjectStore(pulumi.ComponentResource):
         self._stack = stack
         self.root_user = pulumi.Output.secret("platform-admin")
         self.root_password = generated_password(f"{name}-root-password", parent=self)
-        deployed = runtime.deploy(self._workload(settings, admin), parent=self)
-        self.endpoint = deployed.endpoint("api")
+        self.certificate = self._certificate(name, settings, runtime, admin)
+        workload = self._workload(settings, admin, self.certificate)
+        deployed = runtime.deploy(workload, parent=self)
+        api = deployed.endpoint("api")
+        self.endpoint = Endpoint(
+            host=api.host, port=api.port, scheme="https" if settings.tls else "http"
+        )
         provider = minio.Provider(
             f"{name}-provider",
             minio_server=admin.host + f":{admin.port}",
             minio_user=self.root_user,
             minio_password=self.root_password,
-            minio_ssl=admin.tls,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(deployed.resources)),
+            # The server's own setting decides: the provider never sends the root
+            # credentials in clear text to a server that speaks TLS, or vice versa.
+            minio_ssl=settings.tls,
+            # A generated certificate is self-signed: the link is encrypted, not verified
+            # (as PostgreSQL's sslmode=require); see docs/architecture.md.
+            minio_insecure=settings.tls,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        managed = pulumi.ResourceOptions(parent=self, provider=provider)
-        stateful = pulumi.ResourceOptions(parent=self, provider=provider, protect=stack.is_prod)
+        # The provider connects lazily; what it manages waits for the server itself, so
+        # the provider adds no step to the deploy graph's longest chain.
+        server = list(deployed.resources)
+        managed = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=server)
+        stateful = pulumi.ResourceOptions.merge(
+            managed, pulumi.ResourceOptions(protect=stack.is_prod)
+        )
         self.bucket_names = {}
         for bucket in settings.buckets:
             self.bucket_names[bucket.name] = self._bucket(name, bucket, managed, stateful)
         self.user_secrets = {}
+        self.user_ready = {}
         for user in settings.users:
             self.user_secrets[user.name] = self._user(name, user, managed)
         self.register_outputs(
@@ -239,15 +276,28 @@ class ObjectStore(pulumi.ComponentResource):
             }
         )
 
-    def _workload(self, settings: ObjectStoreSettings, admin: AdminEndpoint) -> Workload:
-        probe_cmd = ("mc", "ready", "local")
+    def _workload(
+        self,
+        settings: ObjectStoreSettings,
+        admin: AdminEndpoint,
+        certificate: ServerCertificate | None,
+    ) -> Workload:
+        secret_files = [
+            SecretFile(path=ROOT_USER_FILE, content=self.root_user),
+            SecretFile(path=ROOT_PASSWORD_FILE, content=self.root_password),
+        ]
+        if certificate is not None:
+            secret_files += [
+                SecretFile(path=f"{TLS_DIR}/public.crt", content=certificate.cert_pem),
+                SecretFile(path=f"{TLS_DIR}/private.key", content=certificate.key_pem),
+            ]
+        probe_cmd = ("mc", "ready", "local", *(("--insecure",) if certificate else ()))
+        scheme = "https" if certificate else "http"
         return Workload(
-            identity=WorkloadIdentity(
-                service="minio", component="server", version=image_version(settings.image)
-            ),
+            identity=self._identity(settings),
             kind=WorkloadKind.STATEFUL,
             image=settings.image,
-            command=("minio",),
+            command=("/bin/sh", "-c", start_script(tls=certificate is not None), "minio"),
             args=(
                 "server",
                 "/data",
@@ -255,27 +305,46 @@ class ObjectStore(pulumi.ComponentResource):
                 f":{API_PORT}",
                 "--console-address",
                 f":{CONSOLE_PORT}",
+                *(("--certs-dir", CERTS_DIR) if certificate else ()),
             ),
             ports=(
                 Port(name="api", container_port=API_PORT, admin_host_port=admin.port),
                 Port(name="console", container_port=CONSOLE_PORT),
             ),
-            env={"MINIO_BROWSER_REDIRECT": "off", "HOME": "/tmp", "MC_CONFIG_DIR": "/tmp/.mc"},
-            secret_env={
-                "MINIO_ROOT_USER": self.root_user,
-                "MINIO_ROOT_PASSWORD": self.root_password,
+            env={
+                "MINIO_BROWSER_REDIRECT": "off",
+                "HOME": "/tmp",
+                "MC_CONFIG_DIR": "/tmp/.mc",
+                # `mc ready local` reads its alias from here: the server's own scheme.
+                "MC_HOST_local": f"{scheme}://127.0.0.1:{API_PORT}",
+                "MINIO_ROOT_USER_FILE": ROOT_USER_FILE,
+                "MINIO_ROOT_PASSWORD_FILE": ROOT_PASSWORD_FILE,
             },
+            secret_files=tuple(secret_files),
             volumes=(Volume(name="data", mount_path="/data", size=settings.volume_size),),
             scratch=(ScratchDir(name="tmp", mount_path="/tmp"),),
             resources=settings.resources.to_resources(),
             readiness=Probe(port=API_PORT, path="/minio/health/ready", exec_command=probe_cmd),
             liveness=Probe(port=API_PORT, path="/minio/health/live", exec_command=probe_cmd),
+            startup=Probe(
+                port=API_PORT,
+                exec_command=probe_cmd,
+                initial_delay_seconds=5,
+                period_seconds=5,
+                failure_threshold=60,
+            ),
             security=SecurityProfile(
                 run_as_user=settings.run_as_user,
                 run_as_group=settings.run_as_user,
                 fs_group=settings.run_as_user,
             ),
             data_classification=_highest(b.classification for b in settings.buckets),
+        )
+
+    @staticmethod
+    def _identity(settings: ObjectStoreSettings) -> WorkloadIdentity:
+        return WorkloadIdentity(
+            service="minio", component="server", version=image_version(settings.image)
         )
 
     def _bucket(
@@ -341,7 +410,7 @@ class ObjectStore(pulumi.ComponentResource):
             policy=policy_document(self._stack, user.grants),
             opts=managed,
         )
-        minio.IamUserPolicyAttachment(
+        self.user_ready[user.name] = minio.IamUserPolicyAttachment(
             f"{name}-user-{user.name}-policy-attachment",
             user_name=iam_user.name,
             policy_name=policy.name,
@@ -349,9 +418,56 @@ class ObjectStore(pulumi.ComponentResource):
         )
         return secret
 
+    def _certificate(
+        self,
+        name: str,
+        settings: ObjectStoreSettings,
+        runtime: Runtime,
+        admin: AdminEndpoint,
+    ) -> ServerCertificate | None:
+        """A server certificate for every name the server is reached by, when TLS is on."""
+        if not settings.tls:
+            return None
+        identity = self._identity(settings)
+        internal = runtime.internal_host(identity)
+        short = identity.base_name
+        return generated_certificate(
+            name,
+            common_name=internal,
+            dns_names=[internal, short, "localhost", admin.host],
+            parent=self,
+        )
+
     def credentials(self, user: str) -> tuple[str, pulumi.Output[str]]:
         """Access key and secret key of a declared service user, for a consumer's secret env."""
         return self._stack.physical_name(user), self.user_secrets[user]
+
+
+def start_script(*, tls: bool) -> str:
+    """The shell run before `minio server` (`"$@"`): refuse to start without credentials.
+
+    MinIO ignores a missing `MINIO_ROOT_*_FILE` and starts with the well-known default
+    credentials (minioadmin); this script makes that impossible. With TLS, it copies the
+    certificate from its read-only secret mount into a private certs dir that MinIO
+    may write to (it creates `CAs/` there) with the key readable by the server only.
+    """
+    lines = [
+        "set -eu",
+        'for f in "$MINIO_ROOT_USER_FILE" "$MINIO_ROOT_PASSWORD_FILE"; do',
+        '  if [ ! -s "$f" ]; then',
+        '    echo "minio: secret file $f is missing or empty; refusing to start" >&2',
+        "    exit 1",
+        "  fi",
+        "done",
+    ]
+    if tls:
+        lines += [
+            f"mkdir -p {CERTS_DIR}/CAs",
+            f"cp {TLS_DIR}/public.crt {TLS_DIR}/private.key {CERTS_DIR}/",
+            f"chmod 0600 {CERTS_DIR}/private.key",
+        ]
+    lines.append('exec minio "$@"')
+    return "\n".join(lines) + "\n"
 
 
 def _highest(classifications: Iterable[DataClassification]) -> str:

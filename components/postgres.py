@@ -15,6 +15,7 @@ from typing import Annotated, Self
 
 import pulumi
 import pulumi_postgresql as postgresql
+import pulumi_random as random
 from pydantic import Field, model_validator
 
 from components.common import (
@@ -25,7 +26,14 @@ from components.common import (
     VolumeSize,
     image_version,
 )
-from components.postgres_access import AccessPlan, AccessSettings, access_plan, declare_plan
+from components.postgres_access import (
+    AccessPlan,
+    AccessSettings,
+    access_plan,
+    declare_plan,
+    scram_salt,
+    scram_sha256_verifier,
+)
 from components.postgres_server_config import (
     DEFAULT_PORT,
     MINIMUM_AUDIT_CLASSES,
@@ -128,20 +136,68 @@ class PostgresSettings(SettingsModel):
         )
 
 
+def _require_file(path: str, what: str) -> list[str]:
+    """Shell lines that stop the container, naming `path`, unless it exists and holds more
+    than whitespace (grep is in every Debian-based image, CNPG's included)."""
+    return [
+        f"if ! grep -q '[^[:space:]]' \"{path}\" 2>/dev/null; then",
+        f'  echo "postgres: {what} {path} is missing or empty; refusing to start" >&2',
+        "  exit 1",
+        "fi",
+    ]
+
+
 def start_script(settings: PostgresSettings) -> str:
-    """The container's entrypoint: initdb an empty data dir, place the key, exec postgres."""
-    lines = [
-        "set -eu",
+    """The container's entrypoint (`sh -c`), for images without an initdb entrypoint (CNPG).
+
+    1. Refuse to start, naming the file, when a secret file it needs is absent or empty
+       (no fallback to a default or empty password; the image has none either).
+    2. `initdb` an empty data directory, the superuser password read from the secret file
+       (`--pwfile`), never from the environment.
+    3. `chmod 0700 "$PGDATA"` on every start: with pod `fsGroup`, kubelet makes the volume
+       group-writable (2770) on each mount and PostgreSQL refuses such a data directory
+       ("invalid permissions", postmaster.c checkDataDir). The setgid bit stays; harmless.
+    4. Copy the TLS key into the socket tmpfs as 0600, owned by the server's uid: secret
+       volumes deliver it with the volume's mode and owner (Kubernetes projected 0440,
+       Docker uploads 0444), and PostgreSQL refuses a key that others may read
+       (be-secure-common.c: at most 0600 if the server owns it, 0640 if root does).
+    Then `exec postgres` with the rendered configuration.
+    """
+    lines = ["set -eu", *_require_file(PASSWORD_FILE, "superuser password file")]
+    if settings.tls.required:
+        lines += _require_file(KEY_SOURCE, "TLS key file")
+        lines += _require_file(CERT_FILE, "TLS certificate file")
+    lines += [
         'if [ ! -s "$PGDATA/PG_VERSION" ]; then',
         f'  initdb -D "$PGDATA" --username={settings.admin_user} --pwfile={PASSWORD_FILE}'
         " --auth-local=peer --auth-host=scram-sha-256 --encoding=UTF8 --no-locale"
         " --data-checksums",
         "fi",
+        'chmod 0700 "$PGDATA"',
     ]
     if settings.tls.required:
         lines.append(f"install -m 0600 {KEY_SOURCE} {KEY_FILE}")
     lines.append(f'exec postgres -D "$PGDATA" -c config_file={CONFIG_DIR}/postgresql.conf')
     return "\n".join(lines) + "\n"
+
+
+def password_verifier(
+    name: str, password: pulumi.Output[str], *, parent: pulumi.Resource
+) -> pulumi.Output[str]:
+    """The SCRAM-SHA-256 verifier of a role's `password`, as a secret Output.
+
+    The salt comes from a random seed generated once (`<name>-scram-salt`) and kept in
+    state, so the verifier is the same on every run (no perpetual diff) and changes
+    with the password. The provider sends the verifier, never the password, in
+    CREATE/ALTER ROLE; see docs/postgres.md "Passwords never reach the server log".
+    """
+    seed = random.RandomPassword(
+        f"{name}-scram-salt", length=32, special=False, opts=pulumi.ResourceOptions(parent=parent)
+    )
+    verifier = pulumi.Output.all(password, seed.result).apply(
+        lambda values: scram_sha256_verifier(values[0], scram_salt(values[1]))
+    )
+    return pulumi.Output.secret(verifier)
 
 
 class Postgres(pulumi.ComponentResource):
@@ -196,7 +252,10 @@ class Postgres(pulumi.ComponentResource):
         declare_plan(
             name,
             self.plan,
-            passwords=self._passwords,
+            verifiers={
+                login: password_verifier(f"{name}-{login}", password, parent=self)
+                for login, password in self._passwords.items()
+            },
             provider=provider,
             parent=self,
             protect=stack.is_prod,

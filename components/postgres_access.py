@@ -4,10 +4,15 @@
 role may do in which schema, and which service logins belong to which groups.
 `access_plan()` turns it into an `AccessPlan`: an ordered list of small specs (role,
 database, extension, schema, grant, default privileges). Each spec knows
-- `sql(passwords)`: the statements the provider would run for it, and
+- `sql(verifiers)`: the statements the provider would run for it, and
 - `declare(...)`: the equivalent pulumi-postgresql resource.
 The Postgres component declares the plan; the integration tests apply `plan.sql(...)` to
 a real server. One model, two outputs, so the tests prove what the stack declares.
+
+Role passwords travel as SCRAM-SHA-256 verifiers (`scram_sha256_verifier`), never in
+clear text: PostgreSQL stores a verifier given to CREATE/ALTER ROLE ... PASSWORD as is,
+and whatever logs the statement (the `STATEMENT:` line of a failed one, `log_statement`,
+pg_stat_statements) sees only the verifier.
 
 Grant semantics follow the provider: a `Grant` is authoritative for its (role, object):
 it revokes everything first, then grants the listed privileges.
@@ -15,6 +20,10 @@ it revokes everything first, then grants the listed privileges.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -189,6 +198,54 @@ def literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+SCRAM_ITERATIONS = 4096
+"""PostgreSQL's default `scram_iterations` (src/include/common/scram-common.h)."""
+SCRAM_SALT_BYTES = 16
+_SCRAM = re.compile(r"^SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$")
+
+
+def scram_salt(seed: str) -> bytes:
+    """A `SCRAM_SALT_BYTES` salt derived from a random `seed` generated once per role, so
+    the verifier (and the render) stays the same until the password or the seed changes."""
+    return hashlib.sha256(seed.encode()).digest()[:SCRAM_SALT_BYTES]
+
+
+def scram_sha256_verifier(password: str, salt: bytes, iterations: int = SCRAM_ITERATIONS) -> str:
+    """The SCRAM-SHA-256 verifier PostgreSQL stores for `password` (RFC 5802/7677, the
+    format of src/common/scram-common.c `scram_build_secret`):
+    `SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>`, base64 parts.
+
+    Only ASCII passwords (ours are generated alphanumeric): PostgreSQL applies SASLprep,
+    which leaves ASCII unchanged; anything else raises ValueError.
+    """
+    if not password or not password.isascii():
+        raise ValueError("SCRAM verifiers are built for non-empty ASCII passwords only")
+    if len(salt) < SCRAM_SALT_BYTES or iterations < SCRAM_ITERATIONS:
+        raise ValueError("salt too short or too few iterations for a SCRAM verifier")
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    stored_key = hashlib.sha256(client_key).digest()
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+
+    def b64(data: bytes) -> str:
+        return base64.b64encode(data).decode()
+
+    return f"SCRAM-SHA-256${iterations}:{b64(salt)}${b64(stored_key)}:{b64(server_key)}"
+
+
+def is_scram_verifier(value: str) -> bool:
+    """True when `value` has the form of a SCRAM-SHA-256 verifier."""
+    return bool(_SCRAM.match(value))
+
+
+def require_verifier(role: str, value: str) -> str:
+    """`value` if it is a SCRAM verifier; ValueError (naming the role, not the value) if
+    it looks like a clear-text password, which must never reach the server."""
+    if not is_scram_verifier(value):
+        raise ValueError(f"role {role!r}: password must be a SCRAM-SHA-256 verifier")
+    return value
+
+
 def _grantee(role: str) -> str:
     return "PUBLIC" if role == PUBLIC else ident(role)
 
@@ -204,8 +261,9 @@ class RoleSpec:
     create_role: bool = False
     database: str | None = None  # statements run in the admin database
 
-    def sql(self, passwords: Mapping[str, str]) -> list[str]:
-        """CREATE ROLE with explicit attributes, then its memberships."""
+    def sql(self, verifiers: Mapping[str, str]) -> list[str]:
+        """CREATE ROLE with explicit attributes (a login's password as its SCRAM verifier
+        from `verifiers`; ValueError for anything that is not one), then its memberships."""
         attrs = [
             "LOGIN" if self.login else "NOLOGIN",
             "NOSUPERUSER",
@@ -216,7 +274,7 @@ class RoleSpec:
             "NOBYPASSRLS",
         ]
         if self.login:
-            attrs.append(f"PASSWORD {literal(passwords[self.name])}")
+            attrs.append(f"PASSWORD {literal(require_verifier(self.name, verifiers[self.name]))}")
         statements = [f"CREATE ROLE {ident(self.name)} WITH {' '.join(attrs)}"]
         statements += [f"GRANT {ident(g)} TO {ident(self.name)}" for g in self.member_of]
         return statements
@@ -230,7 +288,7 @@ class DatabaseSpec:
     owner: str
     database: str | None = None
 
-    def sql(self, passwords: Mapping[str, str]) -> list[str]:
+    def sql(self, verifiers: Mapping[str, str]) -> list[str]:
         """CREATE DATABASE (UTF8, from template0)."""
         return [
             f"CREATE DATABASE {ident(self.name)} WITH OWNER {ident(self.owner)} "
@@ -245,7 +303,7 @@ class ExtensionSpec:
     name: str
     database: str
 
-    def sql(self, passwords: Mapping[str, str]) -> list[str]:
+    def sql(self, verifiers: Mapping[str, str]) -> list[str]:
         """CREATE EXTENSION."""
         return [f"CREATE EXTENSION IF NOT EXISTS {ident(self.name)}"]
 
@@ -258,7 +316,7 @@ class SchemaSpec:
     owner: str
     database: str
 
-    def sql(self, passwords: Mapping[str, str]) -> list[str]:
+    def sql(self, verifiers: Mapping[str, str]) -> list[str]:
         """CREATE SCHEMA ... AUTHORIZATION owner."""
         return [f"CREATE SCHEMA {ident(self.name)} AUTHORIZATION {ident(self.owner)}"]
 
@@ -285,7 +343,7 @@ class GrantSpec:
             return f"SCHEMA {ident(self.schema)}"
         return f"{_OBJECT_SQL[self.object_type]} {ident(self.schema)}"
 
-    def sql(self, passwords: Mapping[str, str]) -> list[str]:
+    def sql(self, verifiers: Mapping[str, str]) -> list[str]:
         """REVOKE ALL, then GRANT the listed privileges."""
         target = self._target()
         statements = [f"REVOKE ALL ON {target} FROM {_grantee(self.role)}"]
@@ -306,7 +364,7 @@ class DefaultPrivilegesSpec:
     object_type: str  # table | sequence
     privileges: tuple[str, ...]
 
-    def sql(self, passwords: Mapping[str, str]) -> list[str]:
+    def sql(self, verifiers: Mapping[str, str]) -> list[str]:
         """ALTER DEFAULT PRIVILEGES FOR ROLE owner IN SCHEMA ... GRANT ... TO role."""
         kind = {"table": "TABLES", "sequence": "SEQUENCES"}[self.object_type]
         scope = f"FOR ROLE {ident(self.owner)} IN SCHEMA {ident(self.schema)}"
@@ -329,12 +387,13 @@ class AccessPlan:
     specs: tuple[Spec, ...]
     logins: tuple[str, ...] = field(default=())
 
-    def sql(self, passwords: Mapping[str, str]) -> list[tuple[str, list[str]]]:
-        """Batches of statements in apply order, each with the database it runs in."""
+    def sql(self, verifiers: Mapping[str, str]) -> list[tuple[str, list[str]]]:
+        """Batches of statements in apply order, each with the database it runs in;
+        `verifiers` maps each login to its SCRAM verifier."""
         batches: list[tuple[str, list[str]]] = []
         for spec in self.specs:
             database = spec.database or ADMIN_DATABASE
-            statements = spec.sql(passwords)
+            statements = spec.sql(verifiers)
             if batches and batches[-1][0] == database:
                 batches[-1][1].extend(statements)
             else:
@@ -441,12 +500,15 @@ def declare_plan(
     name: str,
     plan: AccessPlan,
     *,
-    passwords: Mapping[str, pulumi.Output[str]],
+    verifiers: Mapping[str, pulumi.Output[str]],
     provider: pulumi.ProviderResource,
     parent: pulumi.Resource,
     protect: bool,
 ) -> dict[str, pulumi.Resource]:
     """Declare every spec as a pulumi-postgresql resource, children of `parent`.
+
+    `verifiers` maps each login to the SCRAM verifier of its password (secret Outputs);
+    a value that is not a verifier fails the deployment instead of reaching the server.
 
     Each resource depends on the ones it refers to (roles before databases before
     schemas before grants). Databases and schemas are protected when `protect` is set;
@@ -470,7 +532,11 @@ def declare_plan(
                     logical,
                     name=spec.name,
                     login=spec.login,
-                    password=passwords[spec.name] if spec.login else None,
+                    password=(
+                        verifiers[spec.name].apply(lambda v, r=spec.name: require_verifier(r, v))
+                        if spec.login
+                        else None
+                    ),
                     superuser=False,
                     create_database=spec.create_database,
                     create_role=spec.create_role,

@@ -156,6 +156,20 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _statement_log_lines(audit: AuditSettings) -> list[str]:
+    """What the server's own log may show of statements: pgaudit audits them (redacting
+    role passwords), so `log_statement` stays `none` (it logs CREATE/ALTER ROLE ...
+    PASSWORD verbatim); bind parameter values appear only where pgaudit.log_parameter is
+    on: otherwise `log_parameter_max_length = 0` drops the `DETAIL: parameters:` line of
+    slow (log_min_duration_statement), sampled and failed statements, keeping their text."""
+    parameters = -1 if audit.log_parameter else 0
+    return [
+        "log_statement = 'none'",
+        f"log_parameter_max_length = {parameters}",
+        "log_parameter_max_length_on_error = 0",
+    ]
+
+
 def render_postgresql_conf(
     *,
     audit: AuditSettings,
@@ -200,6 +214,7 @@ def render_postgresql_conf(
         f"log_connections = {_bool(audit.log_connections)}",
         f"log_disconnections = {_bool(audit.log_disconnections)}",
         f"log_min_duration_statement = {tuning.log_min_duration_statement_ms}",
+        *_statement_log_lines(audit),
         "log_timezone = 'UTC'",
         "timezone = 'UTC'",
         "",

@@ -174,6 +174,8 @@ class S3Connection:
     secret_key: pulumi.Output[str]
     peer: Connection
     path_style: bool = True
+    ca_certificate: pulumi.Output[str] | None = None
+    """PEM of the certificate the S3 endpoint presents (HTTPS with a generated certificate)."""
 
 
 @dataclass(frozen=True, kw_only=True)

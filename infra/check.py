@@ -28,6 +28,8 @@ import grpc
 from google.protobuf import empty_pb2, struct_pb2
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2_grpc
 
+from infra.errors import UserError, read_user_file
+
 POLICY_PACK_DIR = Path(__file__).resolve().parent.parent / "policies"
 POLICY_CONFIG_DIR = POLICY_PACK_DIR / "config"
 SECRET = "[secret]"
@@ -51,7 +53,7 @@ _SEVERITIES = {
 }
 
 
-class PolicyConfigError(ValueError):
+class PolicyConfigError(UserError, ValueError):
     """A policy config file that the engine would reject."""
 
 
@@ -381,10 +383,11 @@ def load_policy_config(path: Path | None) -> dict[str, Any]:
     """A `--policy-pack-config` JSON document (empty when `path` is None)."""
     if path is None:
         return {}
+    text = read_user_file(path, "a policy pack config JSON (see policies/config/)")
     try:
-        document = json.loads(path.read_text())
+        document = json.loads(text)
     except ValueError as error:
-        raise PolicyConfigError(f"{path}: not valid JSON: {error}") from error
+        raise PolicyConfigError(f"{path}: not valid JSON: {error}") from None
     if not isinstance(document, dict):
         raise PolicyConfigError(f"{path}: expected an object of policy names")
     return document

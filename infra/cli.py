@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
-from infra.config import ConfigError
+from infra.errors import UserError
+
+if TYPE_CHECKING:
+    from infra.verify_storage import S3Client
 
 Command = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, Command] = {}
@@ -36,7 +40,7 @@ def _render(args: argparse.Namespace) -> int:
     render = render_stack(args.stack, config_file=args.config)
     text = render.to_json()
     if args.out:
-        Path(args.out).write_text(text)
+        _write_file(Path(args.out), text, "--out")
     manifests: list[Path] = []
     if args.manifests:
         manifests = write_manifests(render, Path(args.manifests))
@@ -76,11 +80,18 @@ def _diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_file(path: Path, text: str, option: str) -> None:
+    try:
+        path.write_text(text)
+    except OSError as error:
+        raise UserError(f"{option} {path}: cannot write ({error.strerror})") from None
+
+
 @command("preflight")
 def _preflight(args: argparse.Namespace) -> int:
     from infra.preflight import check_prerequisites
 
-    problems = check_prerequisites(args.stack)
+    problems = check_prerequisites(args.stack, config_file=args.config)
     if args.json:
         print(json.dumps({"stack": args.stack, "problems": problems}, indent=2))
     elif problems:
@@ -94,17 +105,22 @@ def _preflight(args: argparse.Namespace) -> int:
 
 @command("verify-storage")
 def _verify_storage(args: argparse.Namespace) -> int:
-    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
 
     from infra.render import load_stack_config
-    from infra.verify_storage import S3Client, verify_object_store
+    from infra.verify_storage import verify_object_store
 
     config = load_stack_config(args.stack, args.config)
     admin = config.admin_access.minio
     endpoint = args.endpoint or f"{'https' if admin.tls else 'http'}://{admin.host}:{admin.port}"
-    # Credentials come from the standard AWS_* environment / profile, never from arguments.
-    client = cast(S3Client, boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1"))
-    problems = verify_object_store(client, config.platform, config.object_store)
+    client = _s3_client(args.stack, endpoint)
+    try:
+        problems = verify_object_store(client, config.platform, config.object_store)
+    except (BotoCoreError, ClientError) as error:
+        raise UserError(
+            f"cannot check stack {args.stack!r} at {endpoint}: {error} (is the stack deployed "
+            "and data-platform:adminAccess.minio reachable? use --endpoint to override)"
+        ) from None
     if args.json:
         print(
             json.dumps({"stack": args.stack, "endpoint": endpoint, "problems": problems}, indent=2)
@@ -119,12 +135,33 @@ def _verify_storage(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def _s3_client(stack: str, endpoint: str) -> S3Client:
+    """A boto3 S3 client for `endpoint`; credentials only from the AWS_* environment or profile."""
+    import boto3
+    import botocore.exceptions
+
+    from infra.verify_storage import missing_credentials
+
+    try:
+        session = boto3.Session()
+        if session.get_credentials() is None:
+            raise UserError(missing_credentials(stack, endpoint))
+        client = session.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    except (ValueError, botocore.exceptions.BotoCoreError) as error:
+        raise UserError(f"--endpoint {endpoint}: {error} (expected an http(s) URL)") from None
+    return cast("S3Client", client)
+
+
 @command("check")
 def _check(args: argparse.Namespace) -> int:
-    from infra.check import PolicyAnalyzer, PolicyConfigError, check_render
+    from infra.check import PolicyAnalyzer, check_render
+    from infra.render_file import load_render_file
 
+    if args.resources and args.stack:
+        print("check takes a STACK or --resources RENDER.json, not both", file=sys.stderr)
+        return 2
     if args.resources:
-        render = json.loads(Path(args.resources).read_text())
+        render = load_render_file(args.resources)
     elif args.stack:
         from infra.render import render_stack
 
@@ -132,12 +169,8 @@ def _check(args: argparse.Namespace) -> int:
     else:
         print("check needs a STACK or --resources RENDER.json", file=sys.stderr)
         return 2
-    try:
-        with PolicyAnalyzer() as analyzer:
-            result = check_render(render, analyzer=analyzer, policy_config=args.policy_config)
-    except PolicyConfigError as error:
-        print(str(error), file=sys.stderr)
-        return 2
+    with PolicyAnalyzer() as analyzer:
+        result = check_render(render, analyzer=analyzer, policy_config=args.policy_config)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
@@ -170,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     preflight = sub.add_parser("preflight", help="check what a real deploy of a stack needs")
     preflight.add_argument("stack")
+    preflight.add_argument(
+        "--config", type=Path, help="stack config file (default Pulumi.<stack>.yaml)"
+    )
     preflight.add_argument("--json", action="store_true")
 
     check = sub.add_parser(
@@ -200,17 +236,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+EXIT_USER_ERROR = 2
+EXIT_BROKEN_PIPE = 128 + 13
+"""As a process killed by SIGPIPE reports itself: the reader (`| head`) went away."""
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run one operator command; config errors print plainly and exit with status 2."""
+    """Run one operator command and return its exit status.
+
+    Operator mistakes (`UserError`: bad stack or policy config, a file that is missing or
+    not what was expected) print one plain message on stderr and return 2, never a
+    traceback. When the reader of stdout goes away (`dataplatform check dev --json | head -1`)
+    the command stops quietly with 141, the status of a process ended by SIGPIPE.
+    """
     args = build_parser().parse_args(argv)
     try:
-        return _COMMANDS[args.command](args)
-    except ConfigError as error:
+        status = _COMMANDS[args.command](args)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    except UserError as error:
         print(str(error), file=sys.stderr)
-        return 2
-    except FileNotFoundError as error:
-        print(str(error), file=sys.stderr)
-        return 2
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        return 128 + 2
+    return status
 
 
 if __name__ == "__main__":

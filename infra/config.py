@@ -19,14 +19,15 @@ from components.object_store import ObjectStoreSettings
 from components.postgres import PostgresSettings
 from components.runtime.docker import DockerSettings
 from components.runtime.kubernetes import KubernetesSettings
-from components.runtime.stack import SettingsModel, StackSettings, Target
+from components.runtime.stack import SettingsModel, StackSettings, Target, Tier
 from components.trino import TRINO_DATABASES, TRINO_POSTGRES_LOGIN, TrinoSettings
+from infra.errors import UserError
 
 PROJECT = "data-platform"
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
 
 
-class ConfigError(Exception):
+class ConfigError(UserError):
     """Stack config that does not describe a valid platform; the message lists every problem."""
 
     def __init__(self, stack: str, problems: list[str]) -> None:
@@ -79,7 +80,13 @@ class PlatformConfig(SettingsModel):
 
     @model_validator(mode="after")
     def _postgres_fits_tier(self) -> Self:
-        problems = self.postgres.tier_problems(self.platform.tier)
+        tier = self.platform.tier
+        problems = [*self.object_store.tier_problems(tier), *self.postgres.tier_problems(tier)]
+        if self.admin_access.minio.tls != self.object_store.tls:
+            problems.append(
+                f"adminAccess.minio.tls must equal objectStore.tls ({self.object_store.tls}): "
+                "the provider speaks the server's protocol"
+            )
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -134,13 +141,51 @@ def _describe(error: Mapping[str, Any]) -> str:
     return f"{_key_path(loc)}: {message}{shown}"
 
 
+def environment_problems(stack: str, raw: Mapping[str, Any]) -> list[str]:
+    """A stack's `platform.environment` must belong to the stack; its tier must fit it.
+
+    The environment is the stack name itself or its first `-`-separated token: stack
+    `dev` holds environment `dev`; a stack a user or a DR drill creates, such as
+    `prod-dr` or `dev-alice`, may hold `prod` / `dev` (or its whole name). An
+    environment named after a tier (`dev`, `test`, `prod`) needs that tier, so a prod
+    environment always gets prod protection. Values that are not strings are left to
+    the model's own errors.
+    """
+    platform = raw.get("platform")
+    if not isinstance(platform, Mapping):
+        return []
+    environment = platform.get("environment")
+    if not isinstance(environment, str):
+        return []
+    key = f"{PROJECT}:platform"
+    if environment != stack and not stack.startswith(f"{environment}-"):
+        allowed = sorted({stack, stack.split("-")[0]}, key=len)
+        return [
+            f"{key}.environment: expected "
+            + " or ".join(repr(a) for a in allowed)
+            + f" for stack {stack!r} (the stack name or its first '-' token), got {environment!r}"
+        ]
+    tier = platform.get("tier")
+    if environment in {t.value for t in Tier} and isinstance(tier, str) and tier != environment:
+        return [f"{key}.tier: environment {environment!r} needs tier {environment!r}, got {tier!r}"]
+    return []
+
+
 def parse_config(stack: str, raw: Mapping[str, Any]) -> PlatformConfig:
-    """Validate the stack's config sections (keys without the project prefix)."""
+    """Validate the stack's config sections (keys without the project prefix).
+
+    Raises `ConfigError` listing every problem, including an environment that does not
+    belong to `stack` (`environment_problems`).
+    """
+    problems = environment_problems(stack, raw)
     try:
-        return PlatformConfig.model_validate(dict(raw))
+        config = PlatformConfig.model_validate(dict(raw))
     except ValidationError as error:
-        problems = [_describe(e) for e in error.errors(include_url=False)]  # type: ignore[arg-type]
-        raise ConfigError(stack, problems) from None
+        found = [_describe(e) for e in error.errors(include_url=False)]  # type: ignore[arg-type]
+        raise ConfigError(stack, found + problems) from None
+    if problems:
+        raise ConfigError(stack, problems)
+    return config
 
 
 def load_from_pulumi() -> PlatformConfig:

@@ -11,14 +11,21 @@ import json
 from pathlib import Path
 from typing import Any
 
+from infra.render_file import load_render_file
+
 Resource = dict[str, Any]
 
 
 def load_render(source: str) -> dict[str, Any]:
-    """A render from a JSON file, or rendered now when `source` names a stack."""
+    """A render from a JSON file, or rendered now when `source` names a stack.
+
+    A source that ends in `.json` or names an existing path is a file (`UserError` when
+    it is not a render); anything else is a stack name (`UserError` when it has no
+    `Pulumi.<stack>.yaml`).
+    """
     path = Path(source)
     if path.suffix == ".json" or path.exists():
-        return json.loads(path.read_text())
+        return load_render_file(path)
     from infra.render import render_stack
 
     return json.loads(render_stack(source).to_json())

@@ -98,6 +98,11 @@ class DataPlatform(pulumi.ComponentResource):
                 peer=Connection(
                     service="minio", component="server", port=self.object_store.endpoint.port
                 ),
+                ca_certificate=(
+                    self.object_store.certificate.cert_pem
+                    if self.object_store.certificate
+                    else None
+                ),
             ),
             warehouse_dir=f"s3://{bucket}/warehouse",
             iceberg=JdbcConnection(

@@ -25,6 +25,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from infra.config import PROJECT, PlatformConfig, decode_value, parse_config
+from infra.errors import UserError, check_stack_name, read_user_file
 
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
@@ -36,21 +37,50 @@ _REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def stack_file(stack: str, root: Path = _REPO_ROOT) -> Path:
-    """`Pulumi.<stack>.yaml` in the project root."""
-    return root / f"Pulumi.{stack}.yaml"
+    """`Pulumi.<stack>.yaml` in the project root; `UserError` for a malformed stack name."""
+    return root / f"Pulumi.{check_stack_name(stack)}.yaml"
+
+
+def _stack_document(path: Path) -> dict[str, Any]:
+    """The stack file's `config:` mapping; `UserError` naming the file, line and key otherwise."""
+    text = read_user_file(path, "a Pulumi stack file in YAML")
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        document = yaml.load(text, Loader=loader) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(error, "problem", None) or type(error).__name__
+        raise UserError(f"{path}: not valid YAML{where}: {problem}") from None
+    if not isinstance(document, dict):
+        raise UserError(
+            f"{path}: expected a YAML mapping with a 'config:' key, got a {_kind(document)}"
+        )
+    config = document.get("config") or {}
+    if not isinstance(config, dict):
+        raise UserError(
+            f"{path}: 'config' must be a mapping of keys to values, got a {_kind(config)}"
+        )
+    return config
+
+
+def _kind(value: Any) -> str:
+    return {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}.get(
+        type(value), type(value).__name__
+    )
 
 
 def read_stack_config(path: Path) -> tuple[dict[str, str], list[str]]:
     """A stack file's config as the engine hands it to the program: `project:key` -> string.
 
     Values encrypted with `secure:` cannot be decrypted offline; they become "[secret]"
-    placeholders and their keys are marked secret, so the program still runs.
+    placeholders and their keys are marked secret, so the program still runs. A file
+    that is missing, not YAML or not a stack file raises `UserError` naming it.
     """
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    document = yaml.load(path.read_text(), Loader=loader) or {}
     config: dict[str, str] = {}
     secret_keys: list[str] = []
-    for key, value in (document.get("config") or {}).items():
+    for key, value in _stack_document(path).items():
+        key = str(key)
         full_key = key if ":" in key else f"{PROJECT}:{key}"
         value, had_secret = _strip_secure(value)
         if had_secret:
@@ -70,9 +100,17 @@ def stack_sections(path: Path) -> dict[str, Any]:
     }
 
 
+def existing_stack_file(stack: str, path: Path | None = None) -> Path:
+    """`path`, or `Pulumi.<stack>.yaml`, when it exists; `UserError` saying what to create."""
+    path = path or stack_file(stack)
+    if not path.exists():
+        raise UserError(f"no stack config {path}; expected Pulumi.{stack}.yaml in {_REPO_ROOT}")
+    return path
+
+
 def load_stack_config(stack: str, path: Path | None = None) -> PlatformConfig:
     """The validated `PlatformConfig` of a stack file (default `Pulumi.<stack>.yaml`)."""
-    return parse_config(stack, stack_sections(path or stack_file(stack)))
+    return parse_config(stack, stack_sections(existing_stack_file(stack, path)))
 
 
 def _strip_secure(value: Any) -> tuple[Any, bool]:
@@ -229,11 +267,7 @@ def render_stack(stack: str, *, config_file: Path | None = None, preview: bool =
     Each render runs in a fresh context (new settings, new root stack resource), so two
     renders in one process never see each other's resources.
     """
-    path = config_file or stack_file(stack)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"no stack config {path}; expected Pulumi.{stack}.yaml in {_REPO_ROOT}"
-        )
+    path = existing_stack_file(stack, config_file)
     # Validate first so a bad stack file fails with ConfigError, not inside the mocked engine.
     load_stack_config(stack, path)
     config, secret_keys = read_stack_config(path)
@@ -283,9 +317,46 @@ def manifest_filename(obj: dict[str, Any]) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", "--".join(parts)).lower() + ".yaml"
 
 
+_MANIFEST_NAME = re.compile(r"^[a-z0-9_.-]+--[a-z0-9_.-]+--[a-z0-9_.-]+\.yaml$")
+
+
+def _clear_manifests(directory: Path) -> None:
+    """Empty a manifests directory of an earlier render; refuse one that holds anything else.
+
+    `kubectl apply -f DIR` applies every file in DIR, so a manifest left from an earlier
+    render would bring back an object the program no longer declares. Only files named
+    as `manifest_filename` names them are removed; a directory with any other entry is
+    refused (`UserError`) rather than emptied, so no file we did not write is deleted.
+    """
+    if directory.exists() and not directory.is_dir():
+        raise UserError(f"--manifests {directory}: is a file, expected a directory (new or empty)")
+    if not directory.exists():
+        return
+    entries = sorted(directory.iterdir())
+    foreign = [e.name for e in entries if not (e.is_file() and _MANIFEST_NAME.match(e.name))]
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (
+            f" (+{len(foreign) - 3} more)" if len(foreign) > 3 else ""
+        )
+        raise UserError(
+            f"--manifests {directory}: holds files that `dataplatform render` did not write"
+            f" ({shown}); choose a new or empty directory"
+        )
+    for entry in entries:
+        entry.unlink()
+
+
 def write_manifests(render: Render, directory: Path) -> list[Path]:
-    """Write each Kubernetes object of the render to its own YAML file in `directory`."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write each Kubernetes object of the render to its own YAML file in `directory`.
+
+    Manifests of an earlier render in `directory` are removed first, so the directory
+    holds exactly this render's objects (`_clear_manifests` says what is refused).
+    """
+    _clear_manifests(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserError(f"--manifests {directory}: cannot create ({error.strerror})") from None
     written = []
     for obj in kubernetes_objects(render):
         path = directory / manifest_filename(obj)

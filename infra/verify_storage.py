@@ -95,16 +95,33 @@ def _anonymous_access(client: S3Client, bucket: str) -> list[str]:
     return problems
 
 
+CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+
+
+def missing_credentials(stack: str, endpoint: str) -> str:
+    """What to set when boto3 finds no credentials for the live check of `stack`."""
+    return (
+        f"no S3 credentials to check stack {stack!r} at {endpoint}: export "
+        f"{' and '.join(CREDENTIAL_VARIABLES)} (a MinIO user that may read bucket settings, "
+        "e.g. the root user), or AWS_PROFILE naming a profile in ~/.aws/credentials"
+    )
+
+
 def verify_object_store(
     client: S3Client, stack: StackSettings, settings: ObjectStoreSettings
 ) -> list[str]:
-    """Every difference between the live endpoint and the declared buckets; empty when they agree."""
+    """Every difference between the live endpoint and the declared buckets; empty when they agree.
+
+    An error without an S3 answer (endpoint unreachable, no credentials) is raised as is.
+    """
     problems: list[str] = []
     for declared in settings.buckets:
         bucket = stack.physical_name(declared.name)
         try:
             client.head_bucket(Bucket=bucket)
         except Exception as error:
+            if getattr(error, "response", None) is None:
+                raise  # no answer from the endpoint at all: the caller says what to fix
             problems.append(f"{bucket}: bucket is not reachable ({_error_code(error)})")
             continue
         status = client.get_bucket_versioning(Bucket=bucket).get("Status", "Unversioned")

@@ -72,12 +72,30 @@ class Runtime(pulumi.ComponentResource, ABC):
         """The explicit provider every rendered resource uses."""
 
 
-def content_hash(workload: Workload) -> str:
-    """Hash of a workload's non-secret configuration; changing a file restarts the pods."""
-    payload = {
-        "env": workload.env,
-        "files": {f.path: f.content for f in workload.config_files},
-        "secret_keys": sorted(workload.secret_env),
-        "secret_files": sorted(f.path for f in workload.secret_files),
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+def content_hash(workload: Workload) -> pulumi.Output[str]:
+    """A digest of everything a workload's containers read at start, as a secret Output.
+
+    Covers env, config files, and the VALUES of secret env and secret files, so rotating a
+    generated password or renewing a certificate changes the pod template (Kubernetes
+    rolls the pods) or the container (Docker replaces it). The digest is derived from
+    secrets, so it stays a secret Output: it never appears in a render or a log.
+    Shape: 16 hex characters (a truncated SHA-256).
+    """
+    secret_env = sorted(workload.secret_env.items())
+    secret_files = sorted((f.path, f.content) for f in workload.secret_files)
+    resolved = pulumi.Output.all(
+        *(value for _, value in secret_env), *(content for _, content in secret_files)
+    )
+
+    def digest(values: list[str]) -> str:
+        secret_values = iter(values)
+        payload = {
+            "env": workload.env,
+            "files": {f.path: f.content for f in workload.config_files},
+            "secret_env": {key: next(secret_values) for key, _ in secret_env},
+            "secret_files": {path: next(secret_values) for path, _ in secret_files},
+        }
+        encoded = json.dumps(payload, sort_keys=True).encode()
+        return hashlib.sha256(encoded).hexdigest()[:16]
+
+    return pulumi.Output.secret(resolved.apply(digest))

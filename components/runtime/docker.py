@@ -101,7 +101,7 @@ class DockerRuntime(Runtime):
             self.stack,
             identity,
             data_classification=workload.data_classification,
-            extra={**workload.extra_labels, "dataplatform.io/config-hash": content_hash(workload)},
+            extra=workload.extra_labels,
         )
         mounts: list[docker.ContainerMountArgs] = []
         volumes: list[pulumi.Resource] = []
@@ -157,7 +157,7 @@ class DockerRuntime(Runtime):
                     name=self.network.name, aliases=[identity.base_name, identity.name]
                 )
             ],
-            healthcheck=_healthcheck(workload.readiness),
+            healthcheck=_healthcheck(workload.readiness, workload.startup),
             restart="unless-stopped",
             user=f"{sec.run_as_user}:{sec.run_as_group}",
             read_only=sec.read_only_root_filesystem,
@@ -167,7 +167,11 @@ class DockerRuntime(Runtime):
             memory=memory_bytes(workload.resources.memory_limit) // 2**20,
             memory_reservation=memory_bytes(workload.resources.memory_request) // 2**20,
             cpus=f"{cpu_cores(workload.resources.cpu_limit):g}",
-            labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in object_labels.items()],
+            labels=[
+                docker.ContainerLabelArgs(label=k, value=v)
+                for k, v in {**object_labels, labels.CONFIG_HASH: content_hash(workload)}.items()
+            ],
+            stop_timeout=workload.termination_grace_period_seconds,
             wait=True,
             wait_timeout=300,
             opts=pulumi.ResourceOptions.merge(
@@ -325,13 +329,19 @@ def _tmpfs_options(scratch: ScratchDir) -> str:
     return f"rw,{exec_flag},nosuid,nodev,size={memory_bytes(scratch.size_limit)}"
 
 
-def _healthcheck(probe: Probe) -> docker.ContainerHealthcheckArgs:
+def _healthcheck(probe: Probe, startup: Probe | None) -> docker.ContainerHealthcheckArgs:
+    """Docker's healthcheck: the readiness command; a startup probe becomes the start period.
+
+    Docker has one healthcheck and no startup probe: failures during `start_period` do not
+    count, which is what a Kubernetes startup probe gives a slow starter.
+    """
     if not probe.exec_command:
         raise ValueError("a Docker workload needs a probe with exec_command for its healthcheck")
+    start_period = startup.budget_seconds if startup else probe.initial_delay_seconds
     return docker.ContainerHealthcheckArgs(
         tests=["CMD", *probe.exec_command],
         interval=f"{probe.period_seconds}s",
         timeout=f"{probe.timeout_seconds}s",
         retries=probe.failure_threshold,
-        start_period=f"{probe.initial_delay_seconds}s",
+        start_period=f"{start_period}s",
     )

@@ -185,7 +185,10 @@ class KubernetesRuntime(Runtime):
                     update_strategy=apps.StatefulSetUpdateStrategyArgs(type="RollingUpdate"),
                     volume_claim_templates=[
                         core.PersistentVolumeClaimArgs(
-                            metadata=meta.ObjectMetaArgs(name=volume.name, labels=object_labels),
+                            metadata=meta.ObjectMetaArgs(
+                                name=volume.name,
+                                labels=labels.volume_claim_labels(self.stack, identity),
+                            ),
                             spec=core.PersistentVolumeClaimSpecArgs(
                                 access_modes=["ReadWriteOnce"],
                                 storage_class_name=self.settings.storage_class,
@@ -396,6 +399,8 @@ class KubernetesRuntime(Runtime):
             ),
             readiness_probe=_probe(workload.readiness),
             liveness_probe=_probe(workload.liveness),
+            startup_probe=_probe(workload.startup) if workload.startup else None,
+            lifecycle=_lifecycle(workload),
             volume_mounts=mounts or None,
             security_context=core.SecurityContextArgs(
                 allow_privilege_escalation=False,
@@ -411,18 +416,23 @@ class KubernetesRuntime(Runtime):
         return core.PodTemplateSpecArgs(
             metadata=meta.ObjectMetaArgs(
                 labels=object_labels,
-                annotations={"dataplatform.io/config-hash": content_hash(workload)},
+                annotations={labels.CONFIG_HASH: content_hash(workload)},
             ),
             spec=core.PodSpecArgs(
                 service_account_name=identity.name,
                 automount_service_account_token=False,
                 enable_service_links=False,
+                termination_grace_period_seconds=workload.termination_grace_period_seconds,
                 topology_spread_constraints=_spread(workload),
                 security_context=core.PodSecurityContextArgs(
                     run_as_non_root=True,
                     run_as_user=sec.run_as_user,
                     run_as_group=sec.run_as_group,
                     fs_group=sec.fs_group,
+                    # Only walk the volume when its root has the wrong group: a recursive
+                    # chown/chmod on every mount is slow on big volumes and makes data
+                    # directories group-writable, which PostgreSQL refuses to start with.
+                    fs_group_change_policy="OnRootMismatch" if sec.fs_group is not None else None,
                     seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
                 ),
                 containers=[container],
@@ -591,13 +601,32 @@ def _egress_rule(connection: Connection) -> networking.NetworkPolicyEgressRuleAr
 
 
 def _probe(probe: Probe) -> core.ProbeArgs:
+    """The Kubernetes form of a probe: exec when it has a command, else HTTP GET or TCP."""
+    exec_action = (
+        core.ExecActionArgs(command=list(probe.exec_command)) if probe.exec_command else None
+    )
+    http = None
+    if not exec_action and probe.path:
+        http = core.HTTPGetActionArgs(path=probe.path, port=probe.port, scheme=probe.scheme)
     return core.ProbeArgs(
-        http_get=core.HTTPGetActionArgs(path=probe.path, port=probe.port) if probe.path else None,
-        tcp_socket=None if probe.path else core.TCPSocketActionArgs(port=probe.port),
+        exec_=exec_action,
+        http_get=http,
+        tcp_socket=None if exec_action or http else core.TCPSocketActionArgs(port=probe.port),
         initial_delay_seconds=probe.initial_delay_seconds,
         period_seconds=probe.period_seconds,
         timeout_seconds=probe.timeout_seconds,
         failure_threshold=probe.failure_threshold,
+    )
+
+
+def _lifecycle(workload: Workload) -> core.LifecycleArgs | None:
+    """A preStop hook for servers that drain before they stop."""
+    if not workload.pre_stop:
+        return None
+    return core.LifecycleArgs(
+        pre_stop=core.LifecycleHandlerArgs(
+            exec_=core.ExecActionArgs(command=list(workload.pre_stop))
+        )
     )
 
 

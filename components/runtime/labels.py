@@ -15,6 +15,8 @@ OWNER = "dataplatform.io/owner"
 COST_CENTER = "dataplatform.io/cost-center"
 DATA_CLASSIFICATION = "dataplatform.io/data-classification"
 COLOR = "dataplatform.io/color"
+CONFIG_HASH = "dataplatform.io/config-hash"
+"""Pod-template annotation (Docker: container label) digesting every file and secret read."""
 
 PART_OF_VALUE = "data-platform"
 
@@ -51,3 +53,24 @@ def workload_labels(
         labels[DATA_CLASSIFICATION] = data_classification
     labels.update(extra or {})
     return dict(sorted(labels.items()))
+
+
+def volume_claim_labels(stack: StackSettings, identity: WorkloadIdentity) -> dict[str, str]:
+    """Labels of a StatefulSet's volume claim template: only those fixed for the volume's life.
+
+    Kubernetes forbids any update of `spec.volumeClaimTemplates`, so a label that changes
+    with an image bump (version), a re-org (owner, cost centre), a reclassification or a
+    colour would make a routine change fail or force a replacement of a protected
+    StatefulSet. https://kubernetes.io/docs/concepts/workloads/controllers/statefulset/
+    """
+    return dict(
+        sorted(
+            {
+                PART_OF: PART_OF_VALUE,
+                MANAGED_BY: "pulumi",
+                ENVIRONMENT: stack.environment,
+                NAME: identity.service,
+                COMPONENT: identity.component,
+            }.items()
+        )
+    )

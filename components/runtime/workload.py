@@ -56,19 +56,30 @@ class Port:
 
 @dataclass(frozen=True, kw_only=True)
 class Probe:
-    """A health probe: HTTP GET when `path` is set, TCP otherwise.
+    """A health probe, the same check on both targets.
 
-    `exec_command` is what Docker's healthcheck runs inside the container, since Docker
-    has no HTTP probe of its own; it must use a binary that the image ships.
+    The check is, in order of precedence: `exec_command` (run inside the container, exit
+    status 0 is healthy), an HTTP GET of `path` on `port`, or a TCP connect to `port`.
+    Kubernetes runs exactly that check; Docker's healthcheck can only run a command, so a
+    Docker workload must give `exec_command` (a binary the image ships). A probe that needs
+    more than "the port answers" (PostgreSQL accepting connections, Trino finished
+    starting) must use `exec_command`, or Kubernetes would judge it by a bare TCP connect.
+    Times are seconds. https://kubernetes.io/docs/concepts/configuration/liveness-readiness-startup-probes/
     """
 
     port: int
     path: str | None = None
+    scheme: str = "HTTP"
     exec_command: tuple[str, ...] = ()
     initial_delay_seconds: int = 10
     period_seconds: int = 10
     timeout_seconds: int = 5
     failure_threshold: int = 6
+
+    @property
+    def budget_seconds(self) -> int:
+        """How long the probe tolerates failure before it acts: delay + period x threshold."""
+        return self.initial_delay_seconds + self.period_seconds * self.failure_threshold
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -164,7 +175,14 @@ class SecurityProfile:
 
 @dataclass(frozen=True, kw_only=True)
 class Workload:
-    """Everything a runtime needs to run one container-based tier of a service."""
+    """Everything a runtime needs to run one container-based tier of a service.
+
+    `startup` gates readiness and liveness of slow starters (Kubernetes startup probe;
+    Docker's healthcheck start period). `pre_stop` is a command run before the container
+    is stopped (a server that drains: Kubernetes preStop hook), and
+    `termination_grace_period_seconds` how long the runtime waits after the stop signal
+    before it kills the container (Kubernetes grace period; Docker stop timeout).
+    """
 
     identity: WorkloadIdentity
     kind: WorkloadKind
@@ -183,6 +201,9 @@ class Workload:
     volumes: tuple[Volume, ...] = ()
     scratch: tuple[ScratchDir, ...] = ()
     connections: tuple[Connection, ...] = ()
+    startup: Probe | None = None
+    pre_stop: tuple[str, ...] = ()
+    termination_grace_period_seconds: int | None = None
     replicas: int = 1
     data_classification: str | None = None
     extra_labels: dict[str, str] = field(default_factory=dict)

@@ -16,6 +16,7 @@ from . import (
     ownership,
     pod_security,
     secrets,
+    transport,
 )
 
 ALL_POLICIES: list[Policy] = [
@@ -24,6 +25,7 @@ ALL_POLICIES: list[Policy] = [
     *pod_security.POLICIES,
     *network.POLICIES,
     *secrets.POLICIES,
+    *transport.POLICIES,
     *object_storage.POLICIES,
     *audit.POLICIES,
     *access.POLICIES,

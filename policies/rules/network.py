@@ -1,7 +1,14 @@
-"""Network: default-deny namespaces, no unreviewed external Services, loopback-only Docker ports."""
+"""Network exposure in every form Kubernetes and Docker offer.
+
+Default-deny namespaces; no unreviewed NodePort/LoadBalancer Service or externalIPs; no
+hostPort on any container of any pod spec; no NetworkPolicy rule that admits every
+source or every destination; Docker ports published on loopback only. Host networking
+is judged by pod-no-host-namespaces (pod_security).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from pulumi_policy import (
@@ -95,24 +102,122 @@ EXPOSURE_SCHEMA: dict[str, dict[str, Any]] = {
 }
 
 
+def _service_id(args: ResourceValidationArgs) -> str:
+    namespace = wire.text(wire.get(args.props, "metadata", "namespace")) or "default"
+    name = wire.text(wire.get(args.props, "metadata", "name")) or args.name
+    return f"{namespace}/{name}"
+
+
 def validate_service_exposure(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    """No NodePort or LoadBalancer Service unless the stack allows exposure or lists it."""
-    if wire.kubernetes_kind(args.resource_type) != "Service":
+    """No NodePort/LoadBalancer Service and no externalIPs unless the stack allows
+    exposure or lists the Service (also ServicePatch)."""
+    if wire.kubernetes_kind(args.resource_type) not in ("Service", "ServicePatch"):
         return
     if not wire.setting(args, EXPOSURE_SCHEMA, "restrictExposure"):
         return
-    kind = wire.get(args.props, "spec", "type")
-    if kind not in ("NodePort", "LoadBalancer"):
+    service = _service_id(args)
+    if service in list(wire.setting(args, EXPOSURE_SCHEMA, "allowedServices")):
         return
-    namespace = wire.text(wire.get(args.props, "metadata", "namespace")) or "default"
-    name = wire.text(wire.get(args.props, "metadata", "name")) or args.name
-    allowed = list(wire.setting(args, EXPOSURE_SCHEMA, "allowedServices"))
-    if f"{namespace}/{name}" not in allowed:
+    kind = wire.get(args.props, "spec", "type")
+    if kind in ("NodePort", "LoadBalancer"):
         report(
-            f"Service {namespace}/{name} is type {kind} and not on the allow-list "
-            "(allowedServices).",
+            f"Service {service} is type {kind} and not on the allow-list (allowedServices).", None
+        )
+    addresses = [
+        a
+        for a in (wire.text(x) for x in wire.elements(wire.get(args.props, "spec", "externalIPs")))
+        if a
+    ]
+    if addresses:
+        report(
+            f"Service {service} sets externalIPs {', '.join(addresses)} and is not on the "
+            "allow-list (allowedServices).",
             None,
         )
+
+
+def validate_host_ports(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """No container of any list in any pod spec binds a hostPort."""
+    spec = wire.pod_spec(args.resource_type, args.props)
+    for _, container in wire.container_entries(spec) if spec is not None else []:
+        for port in wire.elements(wire.get(container, "ports")):
+            host_port = wire.get(port, "hostPort")
+            if isinstance(host_port, int | float) and not isinstance(host_port, bool) and host_port:
+                report(
+                    f"container '{wire.container_name(container)}' of '{args.name}' binds "
+                    f"hostPort {int(host_port)} on the node.",
+                    None,
+                )
+
+
+OPEN_PEERS_SCHEMA: dict[str, dict[str, Any]] = {
+    "allowedPolicies": {
+        "type": "array",
+        "items": {"type": "string"},
+        "default": [],
+        "description": "NetworkPolicies allowed to admit everyone, as 'namespace/name' (reviewed).",
+    },
+}
+_EVERYWHERE = frozenset({"0.0.0.0/0", "::/0"})
+
+
+def _empty_selector(selector: Any) -> bool:
+    """True for a LabelSelector that selects everything ({} or no terms)."""
+    if not isinstance(selector, Mapping):
+        return False
+    match = wire.get(selector, "matchLabels")
+    expressions = wire.get(selector, "matchExpressions")
+    if wire.is_unknown(match) or wire.is_unknown(expressions):
+        return False
+    return not wire.elements(expressions) and not list(wire.items(match))
+
+
+def _open_peer(peer: Any) -> str | None:
+    """Why one NetworkPolicyPeer admits everyone, or None when it does not (or is unknown)."""
+    if wire.is_unknown(peer):
+        return None
+    cidr = wire.text(wire.get(peer, "ipBlock", "cidr"))
+    if cidr is not None:
+        prefix = cidr.rsplit("/", 1)[-1]
+        return f"ipBlock {cidr}" if cidr in _EVERYWHERE or prefix == "0" else None
+    namespaces = wire.get(peer, "namespaceSelector")
+    pods = wire.get(peer, "podSelector")
+    if namespaces is None and pods is None:
+        return "an empty peer"
+    every_namespace = namespaces is not None and _empty_selector(namespaces)
+    if every_namespace and (pods is None or _empty_selector(pods)):
+        return "namespaceSelector {} (every pod of every namespace)"
+    return None
+
+
+def _open_rules(props: Any, direction: str, peers_key: str) -> list[str]:
+    """Reasons each rule of one direction admits every source/destination."""
+    reasons: list[str] = []
+    for number, rule in enumerate(wire.elements(wire.get(props, "spec", direction)), start=1):
+        peers = wire.get(rule, peers_key)
+        if wire.is_unknown(rule) or wire.is_unknown(peers):
+            continue
+        if not wire.elements(peers):
+            reasons.append(f"{direction} rule {number} has no '{peers_key}' (admits everyone)")
+            continue
+        for peer in wire.elements(peers):
+            why = _open_peer(peer)
+            if why:
+                reasons.append(f"{direction} rule {number} admits {why}")
+    return reasons
+
+
+def validate_open_peers(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """No NetworkPolicy rule admits all sources (ingress) or all destinations (egress)."""
+    if wire.kubernetes_kind(args.resource_type) not in ("NetworkPolicy", "NetworkPolicyPatch"):
+        return
+    policy = _service_id(args)
+    if policy in list(wire.setting(args, OPEN_PEERS_SCHEMA, "allowedPolicies")):
+        return
+    for reason in _open_rules(args.props, "ingress", "from") + _open_rules(
+        args.props, "egress", "to"
+    ):
+        report(f"NetworkPolicy {policy}: {reason}.", None)
 
 
 PORTS_SCHEMA: dict[str, dict[str, Any]] = {
@@ -166,8 +271,8 @@ namespace_default_deny = StackValidationPolicy(
 service_exposure = ResourceValidationPolicy(
     name="service-external-exposure-allowed",
     description=(
-        "Where restrictExposure is set (prod), no Kubernetes Service is NodePort or "
-        "LoadBalancer unless listed in allowedServices."
+        "Where restrictExposure is set (test, prod), no Kubernetes Service is NodePort or "
+        "LoadBalancer or sets externalIPs unless listed in allowedServices."
     ),
     validate=validate_service_exposure,
     enforcement_level=EnforcementLevel.MANDATORY,
@@ -191,5 +296,46 @@ docker_ports_loopback = ResourceValidationPolicy(
     tags=["network"],
 )
 
-POLICIES = [namespace_default_deny, service_exposure, docker_ports_loopback]
+host_ports = ResourceValidationPolicy(
+    name="pod-no-host-ports",
+    description=(
+        "No container (app, init or ephemeral) of any pod spec (Pod, Deployment, "
+        "StatefulSet, DaemonSet, ReplicaSet, ReplicationController, Job, CronJob, "
+        "PodTemplate) declares a hostPort, which publishes it on every node's address "
+        "around Services and NetworkPolicies."
+    ),
+    validate=validate_host_ports,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation_steps="Remove hostPort; reach the pod through a ClusterIP Service.",
+    tags=["network"],
+)
+
+network_policy_open_peers = ResourceValidationPolicy(
+    name="network-policy-no-open-peers",
+    description=(
+        "No NetworkPolicy ingress rule admits every source, and no egress rule every "
+        "destination: a rule without from/to, an empty peer, namespaceSelector {} (with no "
+        "or an empty podSelector) or an ipBlock of 0.0.0.0/0 or ::/0. Reviewed exceptions "
+        "go in allowedPolicies."
+    ),
+    validate=validate_open_peers,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    config_schema=PolicyConfigSchema(properties=OPEN_PEERS_SCHEMA),
+    remediation_steps=(
+        "Name the peers: a podSelector for the client workload, a namespaceSelector with "
+        "labels, or the narrowest ipBlock; list a reviewed exception as 'namespace/name' in "
+        "allowedPolicies of policies/config/<stack>.json."
+    ),
+    tags=["network"],
+)
+
+POLICIES = [
+    namespace_default_deny,
+    service_exposure,
+    docker_ports_loopback,
+    host_ports,
+    network_policy_open_peers,
+]
 """The network policies."""

@@ -171,6 +171,202 @@ def validate_audit_retention(args: ResourceValidationArgs, report: ReportViolati
             )
 
 
+def policy_document(resource_type: str, props: Any) -> Any:
+    """The IAM policy document of any resource that carries one, parsed; None otherwise.
+
+    MinIO IamPolicy, IamGroupPolicy and S3BucketPolicy, AWS iam Policy/RolePolicy/
+    UserPolicy/GroupPolicy and s3 BucketPolicy all keep it in `policy`, as JSON text
+    or (AWS) an object. Any other resource whose type token ends in `Policy` and whose
+    `policy` holds a document with a `Statement` is read too.
+    """
+    if not resource_type.rsplit(":", 1)[-1].endswith("Policy"):
+        return None
+    policy = wire.get(props, "policy")
+    if isinstance(policy, str):
+        if wire.is_secret_or_unknown(policy):
+            return None
+        policy = wire.load_json(policy)
+    if wire.is_unknown(policy) or not hasattr(policy, "get"):
+        return None
+    return policy if wire.get(policy, "Statement") is not None else None
+
+
+def _as_list(value: Any) -> list[Any]:
+    if isinstance(value, str):
+        return [value]
+    return [v for v in wire.elements(value) if isinstance(v, str)]
+
+
+def _wildcard_action(action: str) -> bool:
+    return action == "*" or action.endswith(":*")
+
+
+def _wildcard_resource(resource: str) -> bool:
+    if resource == "*":
+        return True
+    if resource.startswith("arn:"):
+        bucket = resource.split(":::", 1)[-1].split("/", 1)[0] if ":::" in resource else ""
+        return resource.endswith(":*") or "*" in bucket or "?" in bucket
+    return False
+
+
+def wildcard_findings(document: Any) -> list[str]:
+    """What each Allow statement of a policy document grants too broadly."""
+    statements = wire.get(document, "Statement")
+    if hasattr(statements, "get"):
+        statements = [statements]
+    findings: list[str] = []
+    for number, statement in enumerate(wire.elements(statements), start=1):
+        if wire.get(statement, "Effect") != "Allow":
+            continue
+        sid = wire.text(wire.get(statement, "Sid")) or f"statement {number}"
+        actions = [a for a in _as_list(wire.get(statement, "Action")) if _wildcard_action(a)]
+        if actions:
+            findings.append(f"{sid} allows every action ({', '.join(actions)})")
+        if wire.get(statement, "NotAction") is not None:
+            findings.append(f"{sid} allows every action but a few (NotAction)")
+        targets = [r for r in _as_list(wire.get(statement, "Resource")) if _wildcard_resource(r)]
+        if targets:
+            findings.append(f"{sid} applies to every bucket ({', '.join(targets)})")
+        if wire.get(statement, "NotResource") is not None:
+            findings.append(f"{sid} applies to every resource but a few (NotResource)")
+    return findings
+
+
+def validate_no_wildcards(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Allow statements name their actions and buckets: no `*`, `s3:*`, `arn:aws:s3:::*`."""
+    document = policy_document(args.resource_type, args.props)
+    if document is None:
+        return
+    for finding in wildcard_findings(document):
+        report(f"policy '{args.name}': {finding}.", None)
+
+
+FORCE_DESTROY_SCHEMA: dict[str, dict[str, Any]] = {
+    "forbidForceDestroy": {
+        "type": "boolean",
+        "default": True,
+        "description": "Refuse buckets that a destroy would empty (prod).",
+    },
+}
+_BUCKET_TYPES = frozenset({wire.MINIO_BUCKET, "aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2"})
+
+
+def validate_force_destroy(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Buckets cannot be force-destroyed (emptied with all their objects) where forbidden."""
+    if args.resource_type not in _BUCKET_TYPES:
+        return
+    if not wire.setting(args, FORCE_DESTROY_SCHEMA, "forbidForceDestroy"):
+        return
+    if wire.boolean(wire.get(args.props, "forceDestroy")) is True:
+        name = wire.text(wire.get(args.props, "bucket")) or args.name
+        report(f"bucket '{name}' sets forceDestroy: a destroy deletes every object in it.", None)
+
+
+LOCK_SCHEMA: dict[str, dict[str, Any]] = {
+    "auditBucketPattern": AUDIT_SCHEMA["auditBucketPattern"],
+    "requireObjectLock": {
+        "type": "boolean",
+        "default": True,
+        "description": "Audit buckets must be created with object locking.",
+    },
+    "requireDefaultRetention": {
+        "type": "boolean",
+        "default": True,
+        "description": "A locked audit bucket must have a default retention resource.",
+    },
+    "requiredMode": {
+        "type": "string",
+        "default": "COMPLIANCE",
+        "description": "COMPLIANCE: only compliance mode passes; GOVERNANCE: either mode.",
+    },
+    "minRetentionDays": {"type": "integer", "default": 1},
+}
+_DAYS_PER_UNIT = {"DAYS": 1, "YEARS": 365}
+
+
+def _retention(resource: PolicyResource) -> tuple[str | None, Any, Any] | None:
+    """(bucket, mode, days) of a default-retention resource of any provider, or None.
+
+    MinIO `*:S3BucketRetention` (`mode`, `unit` DAYS/YEARS, `validityPeriod`) and AWS
+    `aws:s3/bucketObjectLockConfiguration[V2]` (`rule.defaultRetention.{mode,days,years}`).
+    """
+    token = resource.resource_type.rsplit(":", 1)[-1]
+    props = resource.props
+    bucket = wire.text(wire.get(props, "bucket"))
+    if token == "S3BucketRetention":
+        unit = (wire.text(wire.get(props, "unit")) or "DAYS").upper()
+        period = wire.get(props, "validityPeriod")
+        days = period * _DAYS_PER_UNIT.get(unit, 1) if isinstance(period, int | float) else period
+        return bucket, wire.get(props, "mode"), days
+    if token.startswith("BucketObjectLockConfiguration"):
+        default = wire.get(props, "rule", "defaultRetention")
+        if default is None:
+            return bucket, None, 0
+        years = wire.get(default, "years")
+        days = wire.get(default, "days")
+        if isinstance(years, int | float) and not isinstance(years, bool):
+            days = years * 365
+        return bucket, wire.get(default, "mode"), days
+    return None
+
+
+def _retentions(resources: list[PolicyResource]) -> dict[str, list[tuple[Any, Any]]]:
+    found: dict[str, list[tuple[Any, Any]]] = {}
+    for resource in resources:
+        retention = _retention(resource)
+        if retention and retention[0]:
+            found.setdefault(retention[0], []).append(retention[1:])
+    return found
+
+
+def _judge_retention(
+    args: StackValidationArgs, name: str, mode: Any, days: Any, report: ReportViolation, urn: str
+) -> None:
+    if wire.is_unknown(mode) or wire.is_unknown(days):
+        return
+    minimum = int(wire.setting(args, LOCK_SCHEMA, "minRetentionDays"))
+    if not isinstance(days, int | float) or isinstance(days, bool) or days < minimum:
+        report(f"audit bucket '{name}' retains objects for {days!r} days (< {minimum}).", urn)
+    wanted = str(wire.setting(args, LOCK_SCHEMA, "requiredMode")).upper()
+    actual = (wire.text(mode) or "").upper()
+    if actual not in ("GOVERNANCE", "COMPLIANCE") or (wanted == "COMPLIANCE" and actual != "COMPLIANCE"):
+        report(
+            f"audit bucket '{name}' retention mode is {mode!r}, not {wanted}: privileged "
+            "users can shorten or remove it.",
+            urn,
+        )
+
+
+def validate_audit_lock(args: StackValidationArgs, report: ReportViolation) -> None:
+    """Audit buckets are locked with a default retention that really protects objects."""
+    pattern = str(wire.setting(args, LOCK_SCHEMA, "auditBucketPattern"))
+    resources = list(args.resources)
+    retentions = _retentions(resources)
+    for name, bucket in _buckets(resources):
+        if not re.search(pattern, name):
+            continue
+        locking = wire.get(bucket.props, "objectLocking")
+        if wire.is_unknown(locking):
+            continue
+        if wire.boolean(locking) is not True:
+            if wire.setting(args, LOCK_SCHEMA, "requireObjectLock"):
+                report(
+                    f"audit bucket '{name}' has no object locking: any writer can delete it.",
+                    bucket.urn,
+                )
+            continue
+        rules = retentions.get(name, [])
+        if not rules and wire.setting(args, LOCK_SCHEMA, "requireDefaultRetention"):
+            report(
+                f"audit bucket '{name}' is locked but has no default retention: objects "
+                "written without their own retention are not protected.",
+                bucket.urn,
+            )
+        for mode, days in rules:
+            _judge_retention(args, name, mode, days, report, bucket.urn)
+
+
 bucket_versioning = StackValidationPolicy(
     name="bucket-versioning-enabled",
     description=(
@@ -231,5 +427,65 @@ audit_bucket_retention = ResourceValidationPolicy(
     tags=["object-storage", "audit"],
 )
 
-POLICIES = [bucket_versioning, bucket_lifecycle, bucket_no_public_access, audit_bucket_retention]
+iam_no_wildcards = ResourceValidationPolicy(
+    name="storage-policy-no-wildcards",
+    description=(
+        "No Allow statement of an IAM or bucket policy (MinIO IamPolicy, IamGroupPolicy, "
+        "S3BucketPolicy; AWS iam and s3 bucket policies; any *Policy resource with a policy "
+        "document) grants every action ('*', 's3:*', NotAction) or applies to every bucket "
+        "or resource ('*', 'arn:aws:s3:::*', bucket-name wildcards, NotResource)."
+    ),
+    validate=validate_no_wildcards,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    remediation_steps=(
+        "List the actions the client needs (s3:GetObject, s3:PutObject, ...) and the "
+        "bucket ARNs it needs them on (arn:aws:s3:::<bucket> and arn:aws:s3:::<bucket>/*)."
+    ),
+    tags=["object-storage", "access"],
+)
+
+bucket_force_destroy = ResourceValidationPolicy(
+    name="bucket-no-force-destroy",
+    description=(
+        "Where forbidForceDestroy is set (prod), no bucket (MinIO S3Bucket, AWS s3 "
+        "Bucket/BucketV2) sets forceDestroy, which lets a destroy or replace delete every "
+        "object in it."
+    ),
+    validate=validate_force_destroy,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.CRITICAL,
+    config_schema=PolicyConfigSchema(properties=FORCE_DESTROY_SCHEMA),
+    remediation_steps="Set forceDestroy: false (and protect the bucket) in prod.",
+    tags=["object-storage", "durability"],
+)
+
+audit_bucket_lock = StackValidationPolicy(
+    name="audit-bucket-object-lock",
+    description=(
+        "Audit buckets (auditBucketPattern) have object locking and a default retention "
+        "(MinIO S3BucketRetention, AWS BucketObjectLockConfiguration) of at least "
+        "minRetentionDays in requiredMode (COMPLIANCE in prod), so no one can delete audit "
+        "objects before they expire."
+    ),
+    validate=validate_audit_lock,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    config_schema=PolicyConfigSchema(properties=LOCK_SCHEMA),
+    remediation_steps=(
+        "Create the audit bucket with objectLocking: true and declare a default retention "
+        "for it (mode COMPLIANCE, validity >= minRetentionDays)."
+    ),
+    tags=["object-storage", "audit"],
+)
+
+POLICIES = [
+    bucket_versioning,
+    bucket_lifecycle,
+    bucket_no_public_access,
+    audit_bucket_retention,
+    iam_no_wildcards,
+    bucket_force_destroy,
+    audit_bucket_lock,
+]
 """The object storage policies."""

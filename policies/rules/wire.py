@@ -9,6 +9,7 @@ program: it knows Kubernetes, Docker, MinIO and PostgreSQL wire shapes only.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -46,9 +47,29 @@ UNKNOWN: Any = _Unknown()
 """Returned by every accessor in place of an unknown value."""
 
 WORKLOAD_KINDS = frozenset(
-    {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "Pod", "ReplicaSet"}
+    {
+        "Deployment",
+        "StatefulSet",
+        "DaemonSet",
+        "Job",
+        "CronJob",
+        "Pod",
+        "ReplicaSet",
+        "ReplicationController",
+        "PodTemplate",
+    }
 )
-"""Kubernetes kinds that run pods."""
+"""Kubernetes kinds that carry a pod spec (PodTemplate runs none itself but stamps pods)."""
+
+_POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
+    "Pod": ("spec",),
+    "PodTemplate": ("template", "spec"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+}
+"""Where a kind keeps its pod spec; every other workload kind uses spec.template.spec."""
+
+CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
+"""Every container list of a Kubernetes pod spec (PodSpec v1)."""
 
 ENV_LABEL = "dataplatform.io/environment"
 OWNER_LABEL = "dataplatform.io/owner"
@@ -149,29 +170,43 @@ def labels_unknown(resource_type: str, props: Any) -> bool:
     return resource_type.startswith("docker:") and is_unknown(get(props, "labels"))
 
 
-def pod_spec(resource_type: str, props: Any) -> Any:
-    """The pod spec of a Kubernetes workload, or None for anything else."""
+def workload_kind(resource_type: str) -> str | None:
+    """The kind whose pod spec a resource carries: `Deployment` for both
+    `kubernetes:apps/v1:Deployment` and `kubernetes:apps/v1:DeploymentPatch`; None otherwise."""
     kind = kubernetes_kind(resource_type)
-    if kind not in WORKLOAD_KINDS:
+    if kind is not None and kind.endswith("Patch"):
+        kind = kind[: -len("Patch")]
+    return kind if kind in WORKLOAD_KINDS else None
+
+
+def _pod_path(kind: str) -> tuple[str, ...]:
+    return _POD_SPEC_PATHS.get(kind, ("spec", "template", "spec"))
+
+
+def pod_spec(resource_type: str, props: Any) -> Any:
+    """The pod spec of any resource that carries one (also *Patch kinds), else None.
+
+    Pod: `spec`; PodTemplate: `template.spec`; CronJob:
+    `spec.jobTemplate.spec.template.spec`; Deployment, StatefulSet, DaemonSet,
+    ReplicaSet, ReplicationController, Job: `spec.template.spec`. UNKNOWN when unknown;
+    an empty mapping when the (patch) resource leaves it out.
+    """
+    kind = workload_kind(resource_type)
+    if kind is None:
         return None
-    if kind == "Pod":
-        return get(props, "spec")
-    if kind == "CronJob":
-        return get(props, "spec", "jobTemplate", "spec", "template", "spec")
-    return get(props, "spec", "template", "spec")
+    spec = get(props, *_pod_path(kind))
+    return {} if spec is None else spec
 
 
 def pod_template_labels(resource_type: str, props: Any) -> dict[str, Any] | None:
-    """Labels of the pods a workload creates (None for non-workloads)."""
-    kind = kubernetes_kind(resource_type)
-    if kind not in WORKLOAD_KINDS:
+    """Labels of the pods a workload creates (None for non-workloads or when unknown)."""
+    kind = workload_kind(resource_type)
+    if kind is None:
         return None
     if kind == "Pod":
-        return dict(items(get(props, "metadata", "labels")))
-    if kind == "CronJob":
-        path: tuple[str, ...] = ("spec", "jobTemplate", "spec", "template", "metadata", "labels")
+        path: tuple[str, ...] = ("metadata", "labels")
     else:
-        path = ("spec", "template", "metadata", "labels")
+        path = (*_pod_path(kind)[:-1], "metadata", "labels")
     for depth in range(1, len(path) + 1):
         if is_unknown(get(props, *path[:depth])):
             return None
@@ -180,11 +215,27 @@ def pod_template_labels(resource_type: str, props: Any) -> dict[str, Any] | None
 
 def containers(spec: Any, *, include_init: bool = True) -> list[Any]:
     """Containers of a pod spec (init and ephemeral ones too unless `include_init=False`)."""
-    result = [c for c in elements(get(spec, "containers")) if isinstance(c, Mapping)]
-    if include_init:
-        for key in ("initContainers", "ephemeralContainers"):
-            result += [c for c in elements(get(spec, key)) if isinstance(c, Mapping)]
+    return [c for where, c in container_entries(spec) if include_init or where == "containers"]
+
+
+def container_entries(spec: Any) -> list[tuple[str, Any]]:
+    """(list name, container) of every container of every list in a pod spec.
+
+    The list name is `containers`, `initContainers` or `ephemeralContainers`; unknown
+    lists and unknown entries are skipped.
+    """
+    result: list[tuple[str, Any]] = []
+    for key in CONTAINER_LISTS:
+        result += [(key, c) for c in elements(get(spec, key)) if isinstance(c, Mapping)]
     return result
+
+
+def long_running(list_name: str, container: Any) -> bool:
+    """True for a container that keeps running: app containers and native sidecars
+    (init containers with restartPolicy Always); never ordinary init or ephemeral ones."""
+    if list_name == "containers":
+        return True
+    return list_name == "initContainers" and get(container, "restartPolicy") == "Always"
 
 
 def container_name(container: Any) -> str:
@@ -193,26 +244,123 @@ def container_name(container: Any) -> str:
 
 
 def replicas(resource_type: str, props: Any) -> int | None:
-    """Declared replicas of a workload (Kubernetes default 1); None when unknown."""
-    kind = kubernetes_kind(resource_type)
-    if kind in ("Deployment", "StatefulSet", "ReplicaSet"):
+    """Declared replicas of a workload (Kubernetes default 1); None when unknown.
+
+    Jobs and CronJobs count their parallelism, a PodTemplate runs no pod (0).
+    """
+    kind = workload_kind(resource_type)
+    if kind in ("Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"):
         value = get(props, "spec", "replicas", default=1)
     elif kind == "Job":
         value = get(props, "spec", "parallelism", default=1)
     elif kind == "CronJob":
         value = get(props, "spec", "jobTemplate", "spec", "parallelism", default=1)
+    elif kind == "PodTemplate":
+        value = 0
     else:
         value = 1
-    if is_unknown(value) or not isinstance(value, int | float):
+    if is_unknown(value) or not isinstance(value, int | float) or isinstance(value, bool):
         return None
     return int(value)
+
+
+def namespace_of(props: Any) -> str | None:
+    """A namespaced object's namespace (`default` when unset); None when unknown."""
+    value = get(props, "metadata", "namespace")
+    if is_unknown(value):
+        return None
+    return text(value) or "default"
+
+
+def selector_matches(selector: Any, pod_labels: Mapping[str, Any]) -> bool | None:
+    """Whether a LabelSelector selects pods with these labels; None when unknown.
+
+    Follows the LabelSelector semantics of apimachinery: `matchLabels` AND every
+    `matchExpressions` entry (In, NotIn, Exists, DoesNotExist); an empty selector
+    selects everything. A missing (None) selector selects nothing.
+    """
+    if selector is None:
+        return False
+    if is_unknown(selector) or not isinstance(selector, Mapping):
+        return None
+    match = get(selector, "matchLabels")
+    if is_unknown(match):
+        return None
+    for key, value in items(match):
+        if is_unknown(value):
+            return None
+        if pod_labels.get(key) != value:
+            return False
+    for expression in elements(get(selector, "matchExpressions")):
+        key = text(get(expression, "key"))
+        operator = text(get(expression, "operator"))
+        values = [text(v) for v in elements(get(expression, "values"))]
+        if key is None or operator is None:
+            return None
+        present = key in pod_labels
+        if operator == "In" and not (present and pod_labels[key] in values):
+            return False
+        if operator == "NotIn" and present and pod_labels[key] in values:
+            return False
+        if operator == "Exists" and not present:
+            return False
+        if operator == "DoesNotExist" and present:
+            return False
+    return True
+
+
+def boolean(value: Any) -> bool | None:
+    """A boolean input that may arrive as a bool or as its JSON text ("true"/"false")
+    (provider configuration is sent as strings); None when missing, unknown or odd."""
+    if isinstance(value, bool):
+        return value
+    lowered = (text(value) or "").strip().lower()
+    return {"true": True, "false": False}.get(lowered)
+
+
+def command_line(container: Any) -> list[str]:
+    """A container's command followed by its args (Kubernetes `command`+`args`, Docker
+    `entrypoints`+`command`), known strings only."""
+    words: list[str] = []
+    for key in ("command", "args", "entrypoints"):
+        words += [w for w in (text(x) for x in elements(get(container, key))) if w is not None]
+    return words
+
+
+def env_literals(spec: Any) -> list[tuple[str, str, Any]]:
+    """(container, variable, value) of every env entry with a literal `value` in every
+    container list of a pod spec."""
+    found: list[tuple[str, str, Any]] = []
+    for _, container in container_entries(spec):
+        for entry in elements(get(container, "env")):
+            name = text(get(entry, "name"))
+            value = get(entry, "value")
+            if name is not None and value is not None:
+                found.append((container_name(container), name, value))
+    return found
+
+
+def docker_env(props: Any) -> list[tuple[str, Any]]:
+    """(variable, value) of a Docker container's `envs` ("K=V"); a secret or unknown
+    entry comes back as ("", marker)."""
+    found: list[tuple[str, Any]] = []
+    for entry in elements(get(props, "envs")):
+        raw = text(entry)
+        if raw is None or raw == SECRET_MARKER:
+            found.append(("", SECRET_MARKER if raw == SECRET_MARKER else UNKNOWN))
+        elif "=" in raw:
+            name, _, value = raw.partition("=")
+            found.append((name, value))
+    return found
 
 
 def config_files(resource_type: str, props: Any) -> list[tuple[str, str]]:
     """(file name, content) of every known plain-text config file a resource delivers.
 
-    Kubernetes ConfigMap `data` entries (key is the file name) and Docker container
-    `uploads` (`file` is the path); secret or unknown contents are skipped.
+    Kubernetes ConfigMap `data` entries (key is the file name) and `binaryData` entries
+    (base64, decoded as UTF-8 where they are text), and Docker container `uploads`
+    (`file` is the path; `content`, or `contentBase64` decoded); secret or unknown
+    contents are skipped.
     """
     files: list[tuple[str, str]] = []
     if kubernetes_kind(resource_type) == "ConfigMap":
@@ -220,13 +368,29 @@ def config_files(resource_type: str, props: Any) -> list[tuple[str, str]]:
             content = text(value)
             if content is not None and content != SECRET_MARKER:
                 files.append((key, content))
+        for key, value in items(get(props, "binaryData")):
+            content = _decode_base64(value)
+            if content is not None:
+                files.append((key, content))
     elif resource_type == DOCKER_CONTAINER:
         for upload in elements(get(props, "uploads")):
             name = text(get(upload, "file"))
             content = text(get(upload, "content"))
+            if content is None:
+                content = _decode_base64(get(upload, "contentBase64"))
             if name is not None and content is not None and content != SECRET_MARKER:
                 files.append((name, content))
     return files
+
+
+def _decode_base64(value: Any) -> str | None:
+    raw = text(value)
+    if raw is None or raw == SECRET_MARKER:
+        return None
+    try:
+        return base64.b64decode(raw, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 _CPU = re.compile(r"^([0-9.]+)(m?)$")

@@ -12,6 +12,7 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -25,7 +26,7 @@ import psycopg2
 import psycopg2.extensions
 
 from components.postgres import PostgresSettings
-from components.postgres_access import access_plan
+from components.postgres_access import access_plan, scram_salt, scram_sha256_verifier
 from components.postgres_server_config import ServerPaths
 from infra.render import load_stack_config
 
@@ -78,6 +79,13 @@ class Cluster:
             **extra,
         }
         return " ".join(f"{k}={v}" for k, v in parts.items())
+
+    def verifiers(self) -> dict[str, str]:
+        """Each login's SCRAM verifier, as the component computes it (salt seeded per role)."""
+        return {
+            login: scram_sha256_verifier(password, scram_salt(f"seed-{login}"))
+            for login, password in self.passwords.items()
+        }
 
     def password(self, user: str) -> str:
         """The password of the admin or of a login created by the plan."""
@@ -137,6 +145,18 @@ def check_available() -> None:
             f"{PG_LIB / 'pgaudit.so'} missing (apt-get install postgresql-15-pgaudit)"
         )
     _runner()
+
+
+def require_postgres() -> None:
+    """Skip the calling test when PostgreSQL is missing, but fail under CI (`CI` set)."""
+    import pytest
+
+    try:
+        check_available()
+    except Unavailable as reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must provide PostgreSQL with pgaudit: {reason}")
+        pytest.skip(str(reason))
 
 
 def _own(path: Path, account: pwd.struct_passwd | None, mode: int) -> None:
@@ -230,10 +250,177 @@ def running_cluster(stack: str, *, apply_plan: bool = True) -> Iterator[Cluster]
 
 
 def apply_access_plan(cluster: Cluster) -> None:
-    """Apply the stack's access plan (the SQL twin of the declared resources)."""
+    """Apply the stack's access plan (the SQL twin of the declared resources): passwords
+    travel as SCRAM verifiers, as the component declares them."""
     plan = access_plan(cluster.settings.access)
     cluster.passwords = {login: secrets.token_hex(16) for login in plan.logins}
-    for database, statements in plan.sql(cluster.passwords):
+    for database, statements in plan.sql(cluster.verifiers()):
         with contextlib.closing(cluster.admin(database)) as conn, conn.cursor() as cur:
             for statement in statements:
                 cur.execute(statement)
+
+
+# ---------------------------------------------------------------------------------------
+# The container's own start script, run on a local directory standing in for the volume.
+
+
+def kubelet_fsgroup(volume: Path, fs_group: int) -> None:
+    """Replay kubelet's fsGroup ownership change (fsGroupChangePolicy `Always`) on `volume`.
+
+    On every mount kubelet walks the volume: group -> fsGroup, `g+rw` on everything,
+    and on directories also `g+x` and setgid (pkg/volume/volume_linux.go).
+    """
+    for directory, _, names in os.walk(volume):
+        for path in [directory, *(os.path.join(directory, n) for n in names)]:
+            if os.path.islink(path):
+                continue
+            mode = os.lstat(path).st_mode & 0o7777
+            os.chown(path, -1, fs_group)
+            extra = 0o660 | (0o2110 if os.path.isdir(path) else 0)
+            os.chmod(path, mode | extra)
+
+
+@dataclass
+class ContainerFiles:
+    """Local stand-ins for the container's paths: the data volume, the config files, the
+    secret volume (root-owned, fsGroup-readable 0440, as a projected Secret delivers
+    them), and the socket tmpfs."""
+
+    root: Path
+    settings: PostgresSettings
+    account: pwd.struct_passwd | None
+    port: int = field(default_factory=_free_port)
+
+    @property
+    def volume(self) -> Path:
+        """The data volume's mount point (PGDATA is a directory below it)."""
+        return self.root / "volume"
+
+    @property
+    def pgdata(self) -> Path:
+        """PGDATA on the volume."""
+        return self.volume / "pgdata"
+
+    @property
+    def secrets(self) -> Path:
+        """The secret volume."""
+        return self.root / "secrets"
+
+    @property
+    def fs_group(self) -> int:
+        """The group standing in for the pod's fsGroup (the server user's group)."""
+        return self.account.pw_gid if self.account else os.getgid()
+
+    def password(self) -> str:
+        """The superuser password as the secret file holds it."""
+        return (self.secrets / "superuser-password").read_text().strip()
+
+
+def container_files(root: Path, settings: PostgresSettings) -> ContainerFiles:
+    """Lay out `root` like the pod: secrets (with a throwaway certificate), rendered config."""
+    _, account = _runner()
+    files = ContainerFiles(root=root, settings=settings, account=account)
+    root.chmod(0o755)
+    for name in ("volume", "conf", "secrets", "run"):
+        (root / name).mkdir()
+    for name in ("conf", "run"):
+        _own(root / name, account, 0o755)
+    kubelet_fsgroup(files.volume, files.fs_group)  # the claim's first mount
+    (files.secrets / "superuser-password").write_text(secrets.token_hex(16))
+    if settings.tls.required:
+        _certificate(files.secrets, None)
+        (files.secrets / "server.crt").rename(files.secrets / "tls.crt")
+        (files.secrets / "server.key").rename(files.secrets / "tls.key")
+    for secret in files.secrets.iterdir():
+        deliver_secret(files, secret)
+    paths = ServerPaths(
+        hba_file=str(root / "conf" / "pg_hba.conf"),
+        socket_dir=str(root / "run"),
+        ssl_cert_file=str(files.secrets / "tls.crt") if settings.tls.required else None,
+        ssl_key_file=str(root / "run" / "tls.key") if settings.tls.required else None,
+        port=files.port,
+        listen_addresses="127.0.0.1",
+    )
+    (root / "conf" / "postgresql.conf").write_text(settings.postgresql_conf(paths))
+    (root / "conf" / "pg_hba.conf").write_text(settings.pg_hba_conf())
+    return files
+
+
+def deliver_secret(files: ContainerFiles, path: Path) -> None:
+    """A file as a projected Secret volume with fsGroup delivers it: root:fsGroup 0440."""
+    if os.geteuid() == 0:
+        os.chown(path, 0, files.fs_group)
+    path.chmod(0o440)
+
+
+def localised_start_script(files: ContainerFiles, script: str) -> str:
+    """The component's start script with container paths replaced by `files`' local ones
+    and the server binaries named by their Debian paths; nothing else changes."""
+    from components import postgres as component
+
+    required = {
+        component.SECRET_DIR: str(files.secrets),
+        component.CONFIG_DIR: str(files.root / "conf"),
+        "initdb -D": f"{PG_BIN / 'initdb'} -D",
+        "exec postgres ": f"exec {PG_BIN / 'postgres'} ",
+    }
+    for container, local in required.items():
+        if container not in script:
+            raise AssertionError(f"start script no longer contains {container!r}")
+        script = script.replace(container, local)
+    return script.replace(component.SOCKET_DIR, str(files.root / "run"))
+
+
+@dataclass(frozen=True)
+class StartResult:
+    """What one run of the start script did."""
+
+    ready: bool
+    exit_code: int | None
+    output: str
+    pgdata_mode: int | None
+
+
+def run_start_script(files: ContainerFiles, script: str, *, timeout: float = 60.0) -> StartResult:
+    """Run `script` as the server's user with the container's environment (PGDATA, HOME).
+
+    Waits until the server accepts connections (then checks that the superuser can log
+    in over TCP with the secret file's password, and stops it) or the script exits.
+    """
+    prefix, _ = _runner()
+    log = files.root / "start.log"
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "PGDATA": str(files.pgdata), "HOME": "/tmp"}
+    with log.open("w") as out:
+        process = subprocess.Popen(
+            [*prefix, "sh", "-c", script], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
+    deadline = time.monotonic() + timeout
+    ready = False
+    while process.poll() is None and time.monotonic() < deadline:
+        if "ready to accept connections" in log.read_text(errors="replace"):
+            ready = True
+            break
+        time.sleep(0.2)
+    try:
+        if ready:
+            _check_login(files)
+    finally:
+        if process.poll() is None:
+            pid = int((files.pgdata / "postmaster.pid").read_text().split()[0])
+            os.kill(pid, signal.SIGINT)
+            process.wait(timeout)
+    mode = files.pgdata.stat().st_mode & 0o7777 if files.pgdata.exists() else None
+    code = None if ready else process.returncode
+    return StartResult(ready, code, log.read_text(errors="replace"), mode)
+
+
+def _check_login(files: ContainerFiles) -> None:
+    dsn = (
+        f"host=127.0.0.1 port={files.port} user={files.settings.admin_user} dbname=postgres "
+        f"password={files.password()} connect_timeout=5 "
+        f"sslmode={'require' if files.settings.tls.required else 'disable'}"
+    )
+    with contextlib.closing(psycopg2.connect(dsn)) as conn, conn.cursor() as cur:
+        cur.execute("SHOW ssl")
+        row = cur.fetchone()
+    assert row == ("on" if files.settings.tls.required else "off",)

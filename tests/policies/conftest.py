@@ -116,9 +116,10 @@ def container(name: str = "app", image: str = "docker.io/trinodb/trino:470") -> 
         "image": image,
         "env": [
             {"name": "LOG_LEVEL", "value": "info"},
-            {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}},
-            {"name": "API_TOKEN", "value": "[secret]"},
+            {"name": "DB_PASSWORD_FILE", "value": "/run/secrets/db/password"},
+            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
             {"name": "CERT_KEY_FILE", "value": "/etc/tls/tls.key"},
+            {"name": "S3_ENDPOINT", "value": "https://minio:9000"},
         ],
         "securityContext": copy.deepcopy(SECURITY),
         "resources": copy.deepcopy(RESOURCES),
@@ -244,7 +245,8 @@ def baseline() -> list[Resource]:
                 "memory": 1024,
                 "memoryReservation": 512,
                 "healthcheck": {"tests": ["CMD", "true"]},
-                "envs": ["LOG_LEVEL=info", "[secret]", "DB_URL=postgresql://app@db:5432/app"],
+                "readOnly": True,
+                "envs": ["LOG_LEVEL=info", "DB_URL=postgresql://app@db:5432/app"],
                 "ports": [{"internal": 9000, "external": 19000, "ip": "127.0.0.1"}],
                 "mounts": [{"type": "volume", "source": "dp-prod-box-data", "target": "/data"}],
                 "uploads": [
@@ -268,7 +270,22 @@ def baseline() -> list[Resource]:
             {"name": "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"},
         ),
         *bucket("dp-prod-data", expiration="90d"),
-        *bucket("dp-prod-audit", noncurrent=2555),
+        *bucket("dp-prod-audit", noncurrent=2555, locked=True),
+        resource(
+            "minio:index/s3BucketRetention:S3BucketRetention",
+            "dp-prod-audit-retention",
+            {"bucket": "dp-prod-audit", "mode": "COMPLIANCE", "unit": "YEARS", "validityPeriod": 7},
+        ),
+        resource(
+            "pulumi:providers:minio",
+            "minio-provider",
+            {"minioServer": "minio.example:9000", "minioSsl": "true", "minioUser": "[secret]"},
+        ),
+        resource(
+            "pulumi:providers:postgresql",
+            "pg-provider",
+            {"host": "db.example", "sslmode": "verify-full", "password": "[secret]"},
+        ),
         resource(
             "minio:index/s3BucketPolicy:S3BucketPolicy",
             "data-policy",
@@ -304,8 +321,10 @@ def baseline() -> list[Resource]:
     ]
 
 
-def bucket(name: str, *, expiration: str | None = None, noncurrent: int = 30) -> list[Resource]:
-    """A compliant MinIO bucket with versioning and lifecycle."""
+def bucket(
+    name: str, *, expiration: str | None = None, noncurrent: int = 30, locked: bool = False
+) -> list[Resource]:
+    """A compliant MinIO bucket with versioning and lifecycle (and object locking)."""
     rule: dict[str, Any] = {
         "id": "r",
         "status": "Enabled",
@@ -315,7 +334,10 @@ def bucket(name: str, *, expiration: str | None = None, noncurrent: int = 30) ->
         rule["expiration"] = expiration
     return [
         resource(
-            "minio:index/s3Bucket:S3Bucket", name, {"bucket": name, "acl": "private"}, protect=True
+            "minio:index/s3Bucket:S3Bucket",
+            name,
+            {"bucket": name, "acl": "private", "forceDestroy": False, "objectLocking": locked},
+            protect=True,
         ),
         resource(
             "minio:index/s3BucketVersioning:S3BucketVersioning",

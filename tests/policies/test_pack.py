@@ -49,11 +49,19 @@ def test_rules_import_none_of_our_code() -> None:
             )
 
 
+# Rules that test and prod run as advisory until the stacks comply (docs/policies.md says why).
+ADVISORY_UNTIL_FIXED = {"secrets-as-files-not-env"}
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_stack_config_is_valid(analyzer, stack: str) -> None:
     resolved = resolve_config(analyzer.info(), load_policy_config(config_path(stack)))
-    levels = {level for level, _ in resolved.values()}
-    assert levels <= ({"advisory", "disabled"} if stack == "dev" else {"mandatory"})
+    if stack == "dev":
+        assert {level for level, _ in resolved.values()} <= {"advisory", "disabled"}
+        return
+    weaker = {name for name, (level, _) in resolved.items() if level != "mandatory"}
+    assert weaker <= ADVISORY_UNTIL_FIXED
+    assert all(resolved[name][0] == "advisory" for name in weaker)
 
 
 def test_config_errors_are_clear(analyzer) -> None:
@@ -119,10 +127,12 @@ def test_unknown_values_do_not_crash_rules(evaluate) -> None:
 
 
 def test_secret_values_pass(evaluate) -> None:
+    """A Pulumi secret is no plain-text credential; in env it is still a secret in env."""
     stack = copy.deepcopy(baseline())
-    find(stack, "box")["inputs"]["envs"].append("[secret]")
     find(stack, "files")["inputs"]["data"]["etc-app.properties"] = "[secret]"
     assert evaluate(stack).violations == []
+    find(stack, "box")["inputs"]["envs"].append("[secret]")
+    assert {v.policy for v in evaluate(stack).violations} == {"secrets-as-files-not-env"}
 
 
 def _broken(tmp_path: Path) -> Path:
@@ -183,4 +193,5 @@ def test_cli_uses_enforcement_of_the_render_stack(tmp_path: Path, capsys) -> Non
 
 def test_cli_check_prod_exits_zero(capsys) -> None:
     assert main(["check", "prod"]) == 0
-    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("PASSED: 0 violations")
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("PASSED: ") and "(0 mandatory," in last

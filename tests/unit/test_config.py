@@ -203,6 +203,18 @@ BAD_CONFIGS: list[tuple[str, str, Callable[[Raw], None], str]] = [
         r"adminAccess\.minio\.host must be 127\.0\.0\.1 on docker",
     ),
     (
+        "environment-of-another-stack",
+        "dev",
+        _set("prod", "platform", "environment"),
+        r"data-platform:platform\.environment: expected 'dev' for stack 'dev' .*got 'prod'",
+    ),
+    (
+        "prod-environment-below-prod-tier",
+        "prod",
+        _set("dev", "platform", "tier"),
+        r"data-platform:platform\.tier: environment 'prod' needs tier 'prod', got 'dev'",
+    ),
+    (
         "admin-port-out-of-range",
         "test",
         _set(70000, "adminAccess", "minio", "port"),
@@ -283,3 +295,37 @@ def test_unpinned_images_are_refused(image: str, reason: str) -> None:
 
     with pytest.raises(ValidationError, match=re.escape(reason)):
         TypeAdapter(PinnedImage).validate_python(image)
+
+
+@pytest.mark.parametrize(
+    ("stack", "source", "accepted"),
+    [
+        ("prod-dr", "prod", True),  # a DR drill of prod: environment prod, tier prod
+        ("dev-alice", "dev", True),  # a personal dev stack
+        ("production", "prod", False),  # 'prod' is a prefix, not a '-' token
+        ("test", "prod", False),
+        ("dev", "test", False),
+    ],
+)
+def test_a_stack_holds_only_its_own_environment(stack: str, source: str, accepted: bool) -> None:
+    """`environment: prod` in Pulumi.dev.yaml used to tag dev resources as prod."""
+    raw = raw_config(source)
+    if accepted:
+        assert parse_config(stack, raw).platform.environment == source
+        return
+    with pytest.raises(ConfigError) as caught:
+        parse_config(stack, raw)
+    [problem] = caught.value.problems
+    assert problem.startswith("data-platform:platform.environment: expected ")
+    assert f"for stack {stack!r}" in problem and f"got {source!r}" in problem
+
+
+def test_environment_mismatch_is_reported_with_other_problems() -> None:
+    raw = copy.deepcopy(raw_config("dev"))
+    _delete("platform", "costCenter")(raw)
+    with pytest.raises(ConfigError) as caught:
+        parse_config("test", raw)
+    assert [p.split(":")[1] for p in caught.value.problems] == [
+        "platform.costCenter",
+        "platform.environment",
+    ]

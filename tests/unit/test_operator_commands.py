@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import stat
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from infra.cli import main
+from infra.config import ConfigError
 from infra.diff import diff_renders, format_diff
 from infra.preflight import check_prerequisites
 from tests.conftest import cached_render, render_json
@@ -33,12 +37,129 @@ def bare_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tools
 
 
+@pytest.fixture
+def listening_port() -> Iterator[int]:
+    """A loopback TCP port that accepts connections while the test runs."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        yield server.getsockname()[1]
+
+
+def _closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        return server.getsockname()[1]
+
+
+def _stack_copy(
+    tmp_path: Path, stack: str, edit: Callable[[dict[str, Any]], None], name: str | None = None
+) -> Path:
+    """`Pulumi.<stack>.yaml` copied to tmp_path (as Pulumi.<name>.yaml) with `edit` applied."""
+    document = yaml.safe_load(Path(f"Pulumi.{stack}.yaml").read_text())
+    edit(document["config"])
+    path = tmp_path / f"Pulumi.{name or stack}.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def _admin_ports(minio: int, postgres: int) -> Callable[[dict[str, Any]], None]:
+    def edit(config: dict[str, Any]) -> None:
+        admin = config["data-platform:adminAccess"]
+        admin["minio"] |= {"host": "127.0.0.1", "port": minio}
+        admin["postgres"] |= {"host": "127.0.0.1", "port": postgres}
+
+    return edit
+
+
 def test_preflight_lists_every_missing_prerequisite_for_dev(bare_path: Path) -> None:
     problems = check_prerequisites("dev")
     assert len(problems) == 3
     assert "Pulumi CLI is not on PATH" in problems[0]
     assert "PULUMI_CONFIG_PASSPHRASE" in problems[1]
     assert "docker client is not installed" in problems[2]
+
+
+@pytest.mark.parametrize(
+    ("version", "accepted"),
+    [
+        ("25.0.3", False),
+        ("20.10.24", False),
+        ("26.0.0", True),
+        ("27.3.1", True),
+        ("28.0.0-rc.1", True),
+    ],
+)
+def test_preflight_requires_docker_engine_26(
+    bare_path: Path, monkeypatch: pytest.MonkeyPatch, version: str, accepted: bool
+) -> None:
+    """The README promises Engine >= 26 (volume sub-path mounts); preflight used not to look."""
+    _fake_tool(bare_path, "pulumi", 0)
+    _fake_tool(bare_path, "docker", 0, version)
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "x")
+    problems = check_prerequisites("dev")
+    if accepted:
+        assert problems == []
+    else:
+        [problem] = problems
+        assert problem.startswith(f"Docker Engine {version} is too old: 26 or newer")
+
+
+def test_preflight_reports_an_unreadable_docker_version(
+    bare_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fake_tool(bare_path, "pulumi", 0)
+    _fake_tool(bare_path, "docker", 0, "")
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "x")
+    assert check_prerequisites("dev") == [
+        "cannot read the Docker Engine version from 'empty output'"
+    ]
+
+
+def test_preflight_checks_that_each_admin_endpoint_answers(
+    bare_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, listening_port: int
+) -> None:
+    """The MinIO and PostgreSQL providers need adminAccess during `pulumi up`; preflight connects."""
+    _fake_tool(bare_path, "pulumi", 0)
+    _fake_tool(bare_path, "kubectl", 0, "{}")
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "x")
+    closed = _closed_port()
+    config = _stack_copy(tmp_path, "test", _admin_ports(listening_port, closed))
+    [problem] = check_prerequisites("test", config_file=config)
+    assert problem.startswith(
+        f"data-platform:adminAccess.postgres 127.0.0.1:{closed} is not reachable ("
+    )
+    assert "port-forward" in problem
+
+
+def test_preflight_validates_the_stack_config_first(
+    bare_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad stack file is a config error (exit 2), not a list of missing tools."""
+    config = _stack_copy(
+        tmp_path, "dev", lambda c: c["data-platform:platform"].update(environment="prod")
+    )
+    with pytest.raises(ConfigError, match=r"data-platform:platform\.environment"):
+        check_prerequisites("dev", config_file=config)
+    assert main(["preflight", "dev", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "stack 'dev' has invalid config" in err and "got 'prod'" in err
+
+
+def test_preflight_asks_for_the_policy_config_a_new_stack_needs(
+    bare_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """`make up STACK=prod-dr` passes policies/config/prod-dr.json to the pack: it must exist."""
+    _fake_tool(bare_path, "pulumi", 0)
+    _fake_tool(bare_path, "kubectl", 0, "{}")
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "x")
+    with (
+        socket.create_server(("127.0.0.1", 0)) as minio,
+        socket.create_server(("127.0.0.1", 0)) as postgres,
+    ):
+        edit = _admin_ports(minio.getsockname()[1], postgres.getsockname()[1])
+        _stack_copy(tmp_path, "prod", edit, name="prod-dr")
+        [problem] = check_prerequisites("prod-dr", root=tmp_path)
+    assert problem.startswith("no policy pack config ")
+    assert "policies/config/prod-dr.json" in problem and "policies/config/prod.json" in problem
 
 
 def test_preflight_reports_a_docker_client_without_engine(
@@ -58,17 +179,27 @@ def test_preflight_checks_the_stack_kubernetes_context(
     _fake_tool(bare_path, "pulumi", 0)
     _fake_tool(bare_path, "kubectl", 1, "context was not found")
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "x")
-    [problem] = check_prerequisites("prod")
-    assert "Kubernetes context data-platform-prod is not reachable" in problem
+    problems = check_prerequisites("prod")
+    assert "Kubernetes context data-platform-prod is not reachable" in problems[0]
+    # prod's admin addresses are internal DNS names this machine cannot resolve.
+    assert [p.split(" ")[0] for p in problems[1:]] == [
+        "data-platform:adminAccess.minio",
+        "data-platform:adminAccess.postgres",
+    ]
 
 
 def test_preflight_passes_when_everything_is_there(
-    bare_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    bare_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    listening_port: int,
 ) -> None:
     _fake_tool(bare_path, "pulumi", 0)
     _fake_tool(bare_path, "kubectl", 0, "{}")
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "x")
-    assert main(["preflight", "test"]) == 0
+    config = _stack_copy(tmp_path, "test", _admin_ports(listening_port, listening_port))
+    assert main(["preflight", "test", "--config", str(config)]) == 0
     assert "prerequisites present" in capsys.readouterr().out
 
 
