@@ -437,14 +437,11 @@ def access_plan(settings: AccessSettings) -> AccessPlan:
     for database in settings.databases:
         name = database.name
         specs += [ExtensionSpec(name=ext, database=name) for ext in EXTENSIONS]
-        # CREATE on public is revoked from PUBLIC; USAGE stays.
+        # PUBLIC keeps nothing on the `public` schema (PostgreSQL 15 grants it USAGE): the
+        # database owner owns it (pg_database_owner); groups use their declared schemas.
         specs.append(
             GrantSpec(
-                role=PUBLIC,
-                database=name,
-                object_type="schema",
-                schema=PUBLIC,
-                privileges=("USAGE",),
+                role=PUBLIC, database=name, object_type="schema", schema=PUBLIC, privileges=()
             )
         )
         specs += [SchemaSpec(name=s.name, owner=name, database=name) for s in database.schemas]

@@ -7,13 +7,21 @@ resource exists, then `rules_document` renders Trino's system access control fil
 - every rule list ends with an explicit deny that matches everyone, because Trino takes
   the first matching rule and an explicit terminal rule makes "nobody anything by
   default" visible in the file itself;
-- every column the config classifies as PII is masked for every group but stewards: for
-  each classified table the generator writes one rule per group that can reach it,
-  before the general table rules, carrying the group's privileges, the masks and the
-  group's row filter (a rule is all-or-nothing in Trino, so masks and filters must live
-  in the same rule that grants the privileges);
-- the catalog `system` is never granted to analysts, and table functions and procedures
-  (which could run raw SQL in a connected database, bypassing masks) are denied.
+- every column the config classifies as PII is masked for every group but stewards and
+  the table's writers: for each classified table the generator writes one rule per group
+  that can reach it, before the general table rules, carrying the group's privileges, the
+  masks and the group's row filter (a rule is all-or-nothing in Trino, so masks and
+  filters must live in the same rule that grants the privileges);
+- writers get no masks: Trino refuses INSERT, UPDATE, DELETE and MERGE on a table where
+  the user has any column mask, so a masked writer could not write (field failure 1). A
+  group that loads a table has its PII in clear anyway. A row filter for a group that
+  may UPDATE the table is refused (Trino refuses UPDATE and MERGE under a row filter);
+- every group may browse the metadata of what it can read: the generator grants the
+  `system` catalog read-only and SELECT on `system.jdbc` and `system.metadata` (JDBC
+  clients list tables there; Trino filters those rows by the caller's own access), and
+  nothing else of `system` (runtime, nodes, queries stay denied to non-admins);
+- the catalog `system` is never granted by config to analysts, and table functions and
+  procedures (which could run raw SQL in a connected database, bypassing masks) are denied.
 
 Names and patterns are deliberately restricted to identifiers and `a|b` alternations (or
 `.*`), so "rule A covers rule B" is decidable and shadowed rules are config errors.
@@ -71,6 +79,10 @@ class Privilege(StrEnum):
 
 
 READ_PRIVILEGES = frozenset({Privilege.SELECT, Privilege.GRANT_SELECT})
+WRITE_PRIVILEGES = frozenset({Privilege.INSERT, Privilege.UPDATE, Privilege.DELETE})
+"""Privileges Trino refuses to exercise on a table where the user has a column mask."""
+METADATA_SCHEMAS = "jdbc|metadata"
+"""The `system` schemas every group may read: JDBC metadata and catalog/table properties."""
 
 
 class CatalogAccess(StrEnum):
@@ -461,7 +473,7 @@ class AccessPolicy(SettingsModel):
             readers = [
                 g for g in self.groups if self.privileges_of(g.name, table)
             ]  # groups that reach the table at all
-            masked_readers = [g.name for g in readers if g.role not in CLEAR_PII_ROLES]
+            masked_readers = [g.name for g in readers if not self.sees_clear(g, table)]
             columns = [c.name for c in table.pii]
             if len(columns) != len(set(columns)):
                 problems.append(f"{where}: PII columns must be unique, got {columns}")
@@ -484,7 +496,32 @@ class AccessPolicy(SettingsModel):
                             f"{where}: row filter for group {group!r}, which has no privileges "
                             "on the table, so the filter could never apply"
                         )
+                    if Privilege.UPDATE in self.privileges_of(group, table):
+                        problems.append(
+                            f"{where}: group {group!r} has a row filter and UPDATE on the table; "
+                            "Trino refuses UPDATE and MERGE on a table with a row filter for the "
+                            "user: give the writers a group of their own without the filter"
+                        )
         return problems
+
+    def sees_clear(self, group: Group, table: ClassifiedTable) -> bool:
+        """Whether `group` reads `table`'s PII unmasked: stewards, and the table's writers
+        (Trino refuses writes to a table with a mask for the user)."""
+        return group.role in CLEAR_PII_ROLES or bool(
+            WRITE_PRIVILEGES & set(self.privileges_of(group.name, table))
+        )
+
+    def readers(self) -> tuple[str, ...]:
+        """Groups that some catalog rule lets into a data catalog (they browse metadata)."""
+        return tuple(
+            g.name
+            for g in self.groups
+            if any(
+                (rule := self.first_catalog_rule(g.name, catalog)) is not None
+                and rule.allow is not CatalogAccess.NONE
+                for catalog in DATA_CATALOGS
+            )
+        )
 
     def privileges_of(self, group: str, table: ClassifiedTable) -> tuple[Privilege, ...]:
         """The privileges the configured table rules give `group` on `table` (first match)."""
@@ -527,8 +564,28 @@ def _groups(groups: Sequence[str]) -> str:
     return "|".join(groups)
 
 
+def _metadata_rules(policy: AccessPolicy) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The `system` catalog (read-only) and SELECT on its metadata schemas, for readers."""
+    readers = policy.readers()
+    if not readers:
+        return None
+    return (
+        {"group": _groups(readers), "catalog": SYSTEM_CATALOG, "allow": "read-only"},
+        {
+            "group": _groups(readers),
+            "catalog": SYSTEM_CATALOG,
+            "schema": METADATA_SCHEMAS,
+            "table": ANY,
+            "privileges": [Privilege.SELECT.value],
+        },
+    )
+
+
 def _table_rules(policy: AccessPolicy) -> list[dict[str, Any]]:
     rules: list[dict[str, Any]] = []
+    metadata = _metadata_rules(policy)
+    if metadata:
+        rules.append(metadata[1])
     # Per classified table and group, a specific rule first: masks and filters only take
     # effect in the rule that matches, so it repeats the group's privileges on the table.
     for table in policy.classified_tables:
@@ -544,7 +601,7 @@ def _table_rules(policy: AccessPolicy) -> list[dict[str, Any]]:
                 "table": table.table,
                 "privileges": [p.value for p in privileges],
             }
-            if group.role not in CLEAR_PII_ROLES and table.pii:
+            if table.pii and not policy.sees_clear(group, table):
                 rule["columns"] = [{"name": c.name, "mask": c.mask} for c in table.pii]
             if group.name in filters:
                 rule["filter"] = filters[group.name]
@@ -566,6 +623,7 @@ def _table_rules(policy: AccessPolicy) -> list[dict[str, Any]]:
 def rules_document(policy: AccessPolicy) -> dict[str, list[dict[str, Any]]]:
     """Trino's system access control rules for `policy`; each list ends with a deny-all."""
     admins = policy.members(g.name for g in policy.groups if g.role is Role.ADMIN)
+    metadata = _metadata_rules(policy)
     queries: list[dict[str, Any]] = []
     for query in policy.queries:
         rule: dict[str, Any] = {"group": _groups(query.groups)}
@@ -579,6 +637,7 @@ def rules_document(policy: AccessPolicy) -> dict[str, list[dict[str, Any]]]:
                 {"group": _groups(r.groups), "catalog": r.catalog, "allow": r.allow.value}
                 for r in policy.catalogs
             ),
+            *([metadata[0]] if metadata else []),
             {"catalog": ANY, "allow": CatalogAccess.NONE.value},
         ],
         "schemas": [

@@ -144,8 +144,12 @@ def _s3_client(stack: str, endpoint: str) -> S3Client:
 
     try:
         session = boto3.Session()
-        if session.get_credentials() is None:
-            raise UserError(missing_credentials(stack, endpoint))
+        credentials = session.get_credentials()
+    except botocore.exceptions.BotoCoreError as error:  # e.g. AWS_PROFILE names no profile
+        raise UserError(f"S3 credentials: {error} (check AWS_PROFILE and ~/.aws/)") from None
+    if credentials is None:
+        raise UserError(missing_credentials(stack, endpoint))
+    try:
         client = session.client("s3", endpoint_url=endpoint, region_name="us-east-1")
     except (ValueError, botocore.exceptions.BotoCoreError) as error:
         raise UserError(f"--endpoint {endpoint}: {error} (expected an http(s) URL)") from None
@@ -237,8 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 EXIT_USER_ERROR = 2
-EXIT_BROKEN_PIPE = 128 + 13
-"""As a process killed by SIGPIPE reports itself: the reader (`| head`) went away."""
+EXIT_BROKEN_PIPE = EXIT_USER_ERROR
+"""The reader of stdout (`| head`) went away: one line on stderr, like any other mistake."""
 
 
 def _silence_stdout() -> None:
@@ -253,8 +257,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     Operator mistakes (`UserError`: bad stack or policy config, a file that is missing or
     not what was expected) print one plain message on stderr and return 2, never a
-    traceback. When the reader of stdout goes away (`dataplatform check dev --json | head -1`)
-    the command stops quietly with 141, the status of a process ended by SIGPIPE.
+    traceback; so do failures of the machine (`OSError`, e.g. a full disk). When the
+    reader of stdout goes away (`dataplatform check dev --json | head -1`) the command
+    says so in one line on stderr and returns 2.
     """
     args = build_parser().parse_args(argv)
     try:
@@ -262,9 +267,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()
     except BrokenPipeError:
         _silence_stdout()
+        print(
+            f"dataplatform {args.command}: output closed before it was complete (broken pipe)",
+            file=sys.stderr,
+        )
         return EXIT_BROKEN_PIPE
     except UserError as error:
         print(str(error), file=sys.stderr)
+        return EXIT_USER_ERROR
+    except OSError as error:  # the machine, not the program: a full disk, an unwritable stdout
+        try:
+            sys.stdout.flush()
+        except OSError:
+            _silence_stdout()
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"dataplatform {args.command}: {error.strerror or error}{where}", file=sys.stderr)
         return EXIT_USER_ERROR
     except KeyboardInterrupt:
         return 128 + 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextvars
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -274,18 +275,42 @@ def render_stack(stack: str, *, config_file: Path | None = None, preview: bool =
     return contextvars.Context().run(_render_in_context, stack, config, secret_keys, preview)
 
 
-def _render_in_context(
-    stack: str, config: dict[str, str], secret_keys: list[str], preview: bool
+def render_program(
+    program: Callable[[], None],
+    *,
+    stack: str,
+    config: dict[str, str] | None = None,
+    secret_keys: list[str] | None = None,
+    preview: bool = True,
 ) -> Render:
-    from infra.program import run  # imported here so the provider SDKs load only when rendering
+    """Run any Pulumi program function under mocks, in a fresh context, and record it.
 
+    This is how a stack is rendered, and how tests render a small program (a throwaway
+    service, one runtime) with the same recording and the same mocks.
+    """
+    return contextvars.Context().run(
+        _render_in_context, stack, config or {}, secret_keys or [], preview, program
+    )
+
+
+def _render_in_context(
+    stack: str,
+    config: dict[str, str],
+    secret_keys: list[str],
+    preview: bool,
+    program: Callable[[], None] | None = None,
+) -> Render:
+    if program is None:
+        from infra.program import run  # imported here: the provider SDKs load only to render
+
+        program = run
     pulumi_settings.ROOT.set(None)
     set_all_config(config, secret_keys)
     monitor = _RecordingMonitor(_Mocks())
     pulumi.runtime.set_mocks(
         _Mocks(), project=PROJECT, stack=stack, preview=preview, monitor=monitor
     )
-    _sync_await(run_pulumi_func(run))
+    _sync_await(run_pulumi_func(program))
     return Render(
         stack=stack,
         project=PROJECT,

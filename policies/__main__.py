@@ -13,5 +13,6 @@ PolicyPack(
     enforcement_level=EnforcementLevel.MANDATORY,
     policies=ALL_POLICIES,
     description="Governance of the data platform: ownership, images, pod security, network, "
-    "secrets, object storage, audit, access, durability, isolation and budget.",
+    "secrets, transport security, object storage, audit, access, durability, isolation "
+    "and budget.",
 )

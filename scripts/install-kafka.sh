@@ -4,7 +4,9 @@
 #   $KAFKA_HOME (default ~/.cache/dataplatform/kafka-<version>)/
 #     libs/     the class path: org.apache.kafka:kafka_2.13 (main class kafka.Kafka) and
 #               org.apache.kafka:kafka-tools (org.apache.kafka.tools.*) with their runtime
-#               dependencies, as `mvn dependency:copy-dependencies` resolves them
+#               dependencies, as `mvn dependency:copy-dependencies` resolves them, plus
+#               log4j's binding for SLF4J 1.7 (the distribution ships it; the poms leave it
+#               out, and without it the broker logs nothing)
 #     VERSION   what was fetched
 # The version MUST equal the tag of the apache/kafka image the stacks pin
 # (components/kafka_settings.py KAFKA_VERSION); tests/unit/test_kafka_settings.py checks it.
@@ -13,7 +15,8 @@ set -euo pipefail
 version=4.3.1
 cache="${DATAPLATFORM_CACHE:-$HOME/.cache/dataplatform}"
 home="${KAFKA_HOME:-$cache/kafka-$version}"
-stamp="version=$version artifacts=kafka_2.13,kafka-tools"
+log4j=2.25.4  # the log4j-api that kafka_2.13 $version depends on
+stamp="version=$version artifacts=kafka_2.13,kafka-tools,log4j-slf4j-impl-$log4j"
 
 if [ -f "$home/VERSION" ] && grep -qxF "$stamp" "$home/VERSION"; then
   echo "kafka $version present in $home"
@@ -25,7 +28,7 @@ mkdir -p "$cache"
 work="$(mktemp -d "$cache/kafka-build.XXXXXX")"
 trap 'rm -rf "$work"' EXIT
 
-# A throwaway pom whose only job is to name the two artifacts; Maven resolves the rest.
+# A throwaway pom whose only job is to name the artifacts; Maven resolves the rest.
 cat >"$work/pom.xml" <<EOF
 <project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>
@@ -43,6 +46,11 @@ cat >"$work/pom.xml" <<EOF
       <groupId>org.apache.kafka</groupId>
       <artifactId>kafka-tools</artifactId>
       <version>$version</version>
+    </dependency>
+    <dependency>
+      <groupId>org.apache.logging.log4j</groupId>
+      <artifactId>log4j-slf4j-impl</artifactId>
+      <version>$log4j</version>
     </dependency>
   </dependencies>
 </project>

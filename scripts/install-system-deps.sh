@@ -2,6 +2,8 @@
 # Debian packages the integration tests need: a real PostgreSQL 15 with pgaudit.
 # Idempotent; needs root (or sudo). Skips apt when everything is already there.
 set -euo pipefail
+"$(dirname "$0")/install-kafka.sh"  # Kafka jars from Maven Central (before the early exit below)
+"$(dirname "$0")/install-dagster.sh"  # Dagster in its own venv under ~/.cache (before the early exit below)
 packages=(postgresql-15 postgresql-15-pgaudit)
 missing=()
 for p in "${packages[@]}"; do

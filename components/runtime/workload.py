@@ -14,10 +14,23 @@ import pulumi
 
 
 class WorkloadKind(StrEnum):
-    """How the workload is scheduled: stateless replicas or a stateful set with volumes."""
+    """How the workload is scheduled.
+
+    STATELESS: replicas that serve (Deployment; a container on Docker). STATEFUL: a
+    server with persistent volumes (StatefulSet). JOB: runs once to completion per change
+    of its spec (Job; a one-shot container). SCHEDULED: runs to completion on a cron
+    `schedule` (CronJob; on Docker a container that sleeps between runs).
+    """
 
     STATELESS = "stateless"
     STATEFUL = "stateful"
+    JOB = "job"
+    SCHEDULED = "scheduled"
+
+    @property
+    def long_running(self) -> bool:
+        """True for servers (probed, restarted); False for jobs that run to completion."""
+        return self in (WorkloadKind.STATELESS, WorkloadKind.STATEFUL)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,6 +187,45 @@ class SecurityProfile:
 
 
 @dataclass(frozen=True, kw_only=True)
+class InitStep:
+    """A command run to completion before the workload's container starts (init container).
+
+    It runs with the workload's security profile, files, volumes and scratch dirs, in the
+    workload's image unless `image` names another; `env` adds to the workload's env.
+    """
+
+    name: str
+    command: tuple[str, ...]
+    image: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiRule:
+    """One rule of a namespaced Role: verbs on resources of API groups (RBAC semantics).
+
+    `resource_names` narrows the rule to named objects. https://kubernetes.io/docs/reference/access-authn-authz/rbac/
+    """
+
+    api_groups: tuple[str, ...]
+    resources: tuple[str, ...]
+    verbs: tuple[str, ...]
+    resource_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApiAccess:
+    """What a workload may do through the Kubernetes API, in its own namespace only.
+
+    The Kubernetes runtime gives such a workload a ServiceAccount whose token is mounted,
+    a Role with exactly these rules and a RoleBinding; every other workload has no token.
+    Docker has no API identity: the Docker runtime ignores it.
+    """
+
+    rules: tuple[ApiRule, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Workload:
     """Everything a runtime needs to run one container-based tier of a service.
 
@@ -182,6 +234,7 @@ class Workload:
     is stopped (a server that drains: Kubernetes preStop hook), and
     `termination_grace_period_seconds` how long the runtime waits after the stop signal
     before it kills the container (Kubernetes grace period; Docker stop timeout).
+    `init` runs before the container; `api_access` gives it a namespaced API identity.
     """
 
     identity: WorkloadIdentity
@@ -189,9 +242,9 @@ class Workload:
     image: str
     ports: tuple[Port, ...]
     resources: Resources
-    readiness: Probe
-    liveness: Probe
     security: SecurityProfile
+    readiness: Probe | None = None
+    liveness: Probe | None = None
     command: tuple[str, ...] = ()
     args: tuple[str, ...] = ()
     env: dict[str, str] = field(default_factory=dict)
@@ -207,3 +260,21 @@ class Workload:
     replicas: int = 1
     data_classification: str | None = None
     extra_labels: dict[str, str] = field(default_factory=dict)
+    init: tuple[InitStep, ...] = ()
+    api_access: ApiAccess | None = None
+    schedule: str | None = None
+    """Cron expression (UTC) of a SCHEDULED workload."""
+    active_deadline_seconds: int | None = None
+    """How long one run of a JOB or SCHEDULED workload may take before it is stopped."""
+
+    def __post_init__(self) -> None:
+        """Servers are probed; jobs have no ports to probe; only scheduled jobs have a cron."""
+        name = self.identity.name
+        if self.kind.long_running and (self.readiness is None or self.liveness is None):
+            raise ValueError(
+                f"workload {name}: a {self.kind} workload needs readiness and liveness"
+            )
+        if not self.kind.long_running and (self.volumes or self.replicas != 1):
+            raise ValueError(f"workload {name}: a {self.kind} runs once, without volumes")
+        if (self.kind is WorkloadKind.SCHEDULED) != (self.schedule is not None):
+            raise ValueError(f"workload {name}: a schedule belongs to scheduled workloads only")

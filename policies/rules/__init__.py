@@ -15,6 +15,7 @@ from . import (
     object_storage,
     ownership,
     pod_security,
+    postgres,
     secrets,
     transport,
 )
@@ -28,6 +29,7 @@ ALL_POLICIES: list[Policy] = [
     *transport.POLICIES,
     *object_storage.POLICIES,
     *audit.POLICIES,
+    *postgres.POLICIES,
     *access.POLICIES,
     *durability.POLICIES,
     *isolation.POLICIES,

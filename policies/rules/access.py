@@ -1,12 +1,17 @@
-"""Access: Trino runs file-based access control whose rules end in explicit denies and mask PII.
+"""Access: Trino authenticates, runs file-based access control whose rules end in explicit
+denies, hand no catalog to everyone, mask PII for readers and never mask writers.
 
-The policies read every `access-control.properties` and Trino `rules.json` delivered as
-plain config (ConfigMap data, Docker uploads). Where no Trino is declared (no workload
-runs a Trino image and no such file exists) they pass vacuously.
+The policies read every Trino file (`access-control.properties`, `rules.json`,
+`config.properties`) wherever a resource delivers it readably: any ConfigMap's `data` and
+`binaryData`, any Secret's `data` and `stringData`, any Docker container's uploads, by file
+name, whoever declared it. Where no Trino is declared (no workload runs a Trino image and no
+such file exists) they pass vacuously; contents that are secret or unknown in a preview
+cannot be read and are skipped.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
@@ -60,9 +65,43 @@ SECTIONS = (
     "functions",
     "procedures",
 )
+COORDINATOR_SCHEMA: dict[str, dict[str, Any]] = {
+    "configFilePattern": {"type": "string", "default": r"config\.properties$"},
+    "requireAuthentication": {"type": "boolean", "default": True},
+}
+WRITE_PRIVILEGES = frozenset({"INSERT", "UPDATE", "DELETE"})
+"""Table privileges Trino refuses to exercise where the user has a column mask."""
+_SUBJECT_KEYS = ("user", "group", "role")
 _DECISION_KEYS = frozenset({"allow", "privileges", "owner"})
 _MATCH_ALL = frozenset({".*", "^.*$", "(.*)"})
 _LITERAL = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _decode(value: Any) -> str | None:
+    raw = wire.text(value)
+    if raw is None or raw == wire.SECRET_MARKER:
+        return None
+    try:
+        return base64.b64decode(raw, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def trino_files(resource_type: str, props: Any) -> list[tuple[str, str]]:
+    """(file name, content) of every readable file a resource delivers: ConfigMaps and
+    Docker uploads (`wire.config_files`) and Kubernetes Secrets (`data` base64 decoded,
+    `stringData` as is); secret or unknown values are skipped."""
+    files = wire.config_files(resource_type, props)
+    if wire.kubernetes_kind(resource_type) == "Secret":
+        for key, value in wire.items(wire.get(props, "data")):
+            content = _decode(value)
+            if content is not None:
+                files.append((key, content))
+        for key, value in wire.items(wire.get(props, "stringData")):
+            content = wire.text(value)
+            if content is not None and content != wire.SECRET_MARKER:
+                files.append((key, content))
+    return files
 
 
 def validate_file_access_control(args: StackValidationArgs, report: ReportViolation) -> None:
@@ -75,7 +114,7 @@ def validate_file_access_control(args: StackValidationArgs, report: ReportViolat
         for _, image in image_references(resource.resource_type, resource.props):
             if re.search(image_pattern, parse_image(image).repository):
                 trino.append((resource.urn, image))
-        for name, content in wire.config_files(resource.resource_type, resource.props):
+        for name, content in trino_files(resource.resource_type, resource.props):
             if not re.search(file_pattern, name):
                 continue
             found = True
@@ -104,7 +143,7 @@ def _rules_documents(
 ) -> list[tuple[str, dict[str, Any]]]:
     pattern = str(wire.setting(args, schema, "rulesFilePattern"))
     documents = []
-    for name, content in wire.config_files(args.resource_type, args.props):
+    for name, content in trino_files(args.resource_type, args.props):
         if not re.search(pattern, name):
             continue
         document = wire.load_json(content)
@@ -219,7 +258,9 @@ def validate_pii_masked(args: ResourceValidationArgs, report: ReportViolation) -
     A table's PII columns are those any rule of the file lists for it. A rule exposes
     them when it grants SELECT on that table (by name or by a broader pattern) to a
     non-privileged principal whose requests no earlier rule decides (Trino applies the
-    first matching rule) and it does not mask them itself.
+    first matching rule) and it does not mask them itself. Rules that grant writes
+    (INSERT, UPDATE, DELETE) are left to `trino-writers-unmasked`: Trino refuses writes
+    under a mask, so a writer's rule must carry none.
     """
     pii = re.compile(str(wire.setting(args, PII_SCHEMA, "piiColumnPattern")))
     privileged = {str(p) for p in wire.setting(args, PII_SCHEMA, "privilegedPrincipals")}
@@ -231,7 +272,7 @@ def validate_pii_masked(args: ResourceValidationArgs, report: ReportViolation) -
                 if isinstance(column, dict) and _is_pii(column, pii):
                     known.setdefault(_table_key(rule), set()).add(str(column.get("name")))
         for index, rule in enumerate(tables):
-            if is_deny(rule) or _privileged(rule, privileged):
+            if is_deny(rule) or _privileged(rule, privileged) or _writes(rule):
                 continue
             who = (
                 ", ".join(f"{k}={rule[k]}" for k in ("user", "group", "role") if k in rule)
@@ -271,6 +312,121 @@ def validate_pii_masked(args: ResourceValidationArgs, report: ReportViolation) -
                         f"columns {', '.join(omitted)}.",
                         None,
                     )
+
+
+def _writes(rule: dict[str, Any]) -> set[str]:
+    privileges = rule.get("privileges")
+    return (
+        WRITE_PRIVILEGES & {str(p) for p in privileges} if isinstance(privileges, list) else set()
+    )
+
+
+def _who(rule: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={rule[k]}" for k in _SUBJECT_KEYS if k in rule) or "everyone"
+
+
+def validate_writers_unmasked(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """No table rule grants writes together with column masks, or UPDATE with a row filter.
+
+    Trino refuses INSERT, UPDATE, DELETE and MERGE on a table where the user has a column
+    mask, and UPDATE and MERGE where the user has a row filter, so such a rule grants
+    writes the engine will never run.
+    """
+    for name, document in _rules_documents(args, RULES_SCHEMA, None):
+        for index, rule in enumerate(document.get("tables") or []):
+            if not isinstance(rule, dict):
+                continue
+            writes = _writes(rule)
+            masked = sorted(
+                str(c.get("name"))
+                for c in rule.get("columns") or []
+                if isinstance(c, dict) and c.get("mask")
+            )
+            where = (
+                f"{name}: tables rule #{index + 1} ({_who(rule)}) on {'.'.join(_table_key(rule))}"
+            )
+            if writes and masked:
+                report(
+                    f"{where} grants {sorted(writes)} and masks {', '.join(masked)}; Trino "
+                    "refuses writes to a table where the user has a column mask.",
+                    None,
+                )
+            if "UPDATE" in writes and rule.get("filter"):
+                report(
+                    f"{where} grants UPDATE under a row filter; Trino refuses UPDATE and "
+                    "MERGE on a table where the user has a row filter.",
+                    None,
+                )
+
+
+def validate_catalog_not_for_everyone(
+    args: ResourceValidationArgs, report: ReportViolation
+) -> None:
+    """No catalog rule grants a catalog, and no table rule grants a whole catalog, to
+    every user: a rule that grants access names a user, group or role."""
+    for name, document in _rules_documents(args, RULES_SCHEMA, None):
+        for index, rule in enumerate(document.get("catalogs") or []):
+            if isinstance(rule, dict) and not is_deny(rule) and not _subject(rule):
+                report(
+                    f"{name}: catalogs rule #{index + 1} gives catalog "
+                    f"'{rule.get('catalog', '.*')}' ({rule.get('allow', 'all')}) to every user.",
+                    None,
+                )
+        for index, rule in enumerate(document.get("tables") or []):
+            if not isinstance(rule, dict) or is_deny(rule) or _subject(rule):
+                continue
+            if (
+                str(rule.get("schema", ".*")) in _MATCH_ALL
+                and str(rule.get("table", ".*")) in _MATCH_ALL
+            ):
+                report(
+                    f"{name}: tables rule #{index + 1} grants {rule.get('privileges', 'all')} "
+                    f"on every table of catalog '{rule.get('catalog', '.*')}' to every user.",
+                    None,
+                )
+
+
+def _subject(rule: dict[str, Any]) -> bool:
+    """Whether a rule names who it applies to (a user, group or role other than `.*`)."""
+    return any(k in rule and str(rule[k]) not in _MATCH_ALL for k in _SUBJECT_KEYS)
+
+
+def validate_coordinator_authentication(
+    args: ResourceValidationArgs, report: ReportViolation
+) -> None:
+    """Every readable coordinator `config.properties` authenticates clients, and never
+    accepts passwords over plain HTTP (https://trino.io/docs/current/security/authentication-types.html)."""
+    pattern = str(wire.setting(args, COORDINATOR_SCHEMA, "configFilePattern"))
+    required = wire.setting(args, COORDINATOR_SCHEMA, "requireAuthentication") is not False
+    for name, content in trino_files(args.resource_type, args.props):
+        if not re.search(pattern, name):
+            continue
+        settings = wire.parse_properties(content)
+        if settings.get("coordinator", "").lower() != "true":
+            continue
+        kinds = {
+            k.strip().upper()
+            for k in settings.get("http-server.authentication.type", "").split(",")
+            if k.strip()
+        }
+        if required and not kinds:
+            report(
+                f"{name}: a Trino coordinator without http-server.authentication.type takes "
+                "any user name a client sends.",
+                None,
+            )
+        https = settings.get("http-server.https.enabled", "").lower() == "true"
+        insecure = (
+            settings.get("http-server.authentication.allow-insecure-over-http", "").lower()
+            == "true"
+        )
+        if "PASSWORD" in kinds and (insecure or not https):
+            report(
+                f"{name}: password authentication on a coordinator whose HTTP listener accepts "
+                "credentials (https disabled or allow-insecure-over-http); passwords would "
+                "cross the network in clear text.",
+                None,
+            )
 
 
 trino_file_access_control = StackValidationPolicy(
@@ -325,5 +481,63 @@ trino_pii_masked = ResourceValidationPolicy(
     tags=["access", "trino", "pii"],
 )
 
-POLICIES = [trino_file_access_control, trino_rules_explicit_deny, trino_pii_masked]
+trino_writers_unmasked = ResourceValidationPolicy(
+    name="trino-writers-unmasked",
+    description=(
+        "No Trino table rule grants INSERT, UPDATE or DELETE together with column masks, "
+        "or UPDATE together with a row filter: Trino refuses those writes."
+    ),
+    validate=validate_writers_unmasked,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    config_schema=PolicyConfigSchema(properties=RULES_SCHEMA),
+    remediation_steps=(
+        "Give the writing group its own rule for the table, before the readers' rules, "
+        "without masks (and without a row filter when it updates)."
+    ),
+    tags=["access", "trino"],
+)
+
+trino_catalog_not_for_everyone = ResourceValidationPolicy(
+    name="trino-catalog-not-for-everyone",
+    description=(
+        "Every Trino catalog rule that grants access, and every table rule that grants a "
+        "whole catalog, names a user, group or role."
+    ),
+    validate=validate_catalog_not_for_everyone,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.HIGH,
+    config_schema=PolicyConfigSchema(properties=RULES_SCHEMA),
+    remediation_steps=(
+        'Add "group" (or "user"/"role") to the rule, e.g. {"group": "analysts", '
+        '"catalog": "lake", "allow": "read-only"}.'
+    ),
+    tags=["access", "trino"],
+)
+
+trino_coordinator_authentication = ResourceValidationPolicy(
+    name="trino-coordinator-authentication",
+    description=(
+        "Every Trino coordinator config.properties sets http-server.authentication.type, "
+        "and password authentication runs over HTTPS only."
+    ),
+    validate=validate_coordinator_authentication,
+    enforcement_level=EnforcementLevel.MANDATORY,
+    severity=Severity.CRITICAL,
+    config_schema=PolicyConfigSchema(properties=COORDINATOR_SCHEMA),
+    remediation_steps=(
+        "Set http-server.authentication.type (e.g. PASSWORD) with http-server.https.enabled="
+        "true and without http-server.authentication.allow-insecure-over-http."
+    ),
+    tags=["access", "trino", "authentication"],
+)
+
+POLICIES = [
+    trino_file_access_control,
+    trino_rules_explicit_deny,
+    trino_pii_masked,
+    trino_writers_unmasked,
+    trino_catalog_not_for_everyone,
+    trino_coordinator_authentication,
+]
 """The access policies."""

@@ -43,6 +43,8 @@ class Totals:
 
 def _add_kubernetes(totals: Totals, resource: PolicyResource) -> None:
     kind = wire.kubernetes_kind(resource.resource_type)
+    if kind is None or kind.endswith("Patch"):
+        return  # a patch changes an object counted where it is declared
     count = wire.replicas(resource.resource_type, resource.props) or 0
     spec = wire.pod_spec(resource.resource_type, resource.props)
     if spec is not None:

@@ -212,9 +212,9 @@ def validate_disruption_budgets(args: StackValidationArgs, report: ReportViolati
             continue
         names = ", ".join(p.name for p in selected) or "no workload of this stack"
         setting = (
-            f"maxUnavailable {budget.max_unavailable!r}"
+            f"maxUnavailable {wire.shown(budget.max_unavailable)}"
             if budget.max_unavailable is not None
-            else f"minAvailable {budget.min_available!r}"
+            else f"minAvailable {wire.shown(budget.min_available)}"
         )
         report(
             f"PodDisruptionBudget {budget.namespace}/{budget.name} ({setting}) allows no "

@@ -327,10 +327,14 @@ def _judge_retention(
         return
     minimum = int(wire.setting(args, LOCK_SCHEMA, "minRetentionDays"))
     if not isinstance(days, int | float) or isinstance(days, bool) or days < minimum:
-        report(f"audit bucket '{name}' retains objects for {days!r} days (< {minimum}).", urn)
+        report(
+            f"audit bucket '{name}' retains objects for {wire.shown(days)} days (< {minimum}).", urn
+        )
     wanted = str(wire.setting(args, LOCK_SCHEMA, "requiredMode")).upper()
     actual = (wire.text(mode) or "").upper()
-    if actual not in ("GOVERNANCE", "COMPLIANCE") or (wanted == "COMPLIANCE" and actual != "COMPLIANCE"):
+    if actual not in ("GOVERNANCE", "COMPLIANCE") or (
+        wanted == "COMPLIANCE" and actual != "COMPLIANCE"
+    ):
         report(
             f"audit bucket '{name}' retention mode is {mode!r}, not {wanted}: privileged "
             "users can shorten or remove it.",

@@ -261,11 +261,25 @@ def http_credential_lines(content: str) -> list[str]:
     return found
 
 
+def _visible_files(args: ResourceValidationArgs) -> list[tuple[str, str]]:
+    """Config files of ConfigMaps and Docker uploads, and of Secrets where their content
+    is visible (a real preview hands the pack secret plaintext; offline it is hidden)."""
+    files = wire.config_files(args.resource_type, args.props)
+    if wire.kubernetes_kind(args.resource_type) == "Secret":
+        for key, value in wire.items(wire.get(args.props, "stringData")):
+            content = wire.text(value)
+            if content is not None and content != wire.SECRET_MARKER:
+                files.append((key, content))
+        as_config_map = {"binaryData": wire.get(args.props, "data")}
+        files += wire.config_files("kubernetes:core/v1:ConfigMap", as_config_map)
+    return files
+
+
 def validate_credentials_over_http(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """No config file or env value sends credentials to an http:// endpoint."""
     if not _required(args):
         return
-    for file_name, content in wire.config_files(args.resource_type, args.props):
+    for file_name, content in _visible_files(args):
         for finding in http_credential_lines(content):
             report(f"{file_name}: {finding}; use https.", None)
     spec = wire.pod_spec(args.resource_type, args.props)
@@ -328,7 +342,8 @@ POLICIES = [
     _policy(
         "credentials-not-sent-over-http",
         "Where requireTls is set (test, prod), no config file (ConfigMap data/binaryData, "
-        "Docker upload) or env value sends credentials to an http:// endpoint: no "
+        "Secret stringData/data where visible, Docker upload) or env value sends "
+        "credentials to an http:// endpoint: no "
         "http://user:password@ URL, and no http:// endpoint key next to credential keys of "
         "the same prefix (e.g. s3.endpoint with s3.aws-secret-key).",
         validate_credentials_over_http,

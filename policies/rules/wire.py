@@ -264,6 +264,13 @@ def replicas(resource_type: str, props: Any) -> int | None:
     return int(value)
 
 
+def shown(value: Any) -> str:
+    """A value for messages: the engine sends numbers as floats, so 3.0 shows as 3."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return repr(value)
+
+
 def namespace_of(props: Any) -> str | None:
     """A namespaced object's namespace (`default` when unset); None when unknown."""
     value = get(props, "metadata", "namespace")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -37,3 +38,41 @@ def _seed(cluster: Cluster) -> None:
         cur.execute("INSERT INTO curated.customers VALUES (1, 'ada@example.com')")
         cur.execute("CREATE TABLE staging.orders (id serial PRIMARY KEY, amount numeric)")
         cur.execute("CREATE VIEW audit.customer_count AS SELECT count(*) FROM curated.customers")
+
+
+# --- Trino -----------------------------------------------------------------------------
+# One coordinator per stack (prod, test) for the whole session, started from the stack's
+# own rendered files (tests/integration/trino_server.py) over a PostgreSQL cluster with
+# that stack's settings (warehouse + Iceberg JDBC catalog) and a moto S3 server (the lake).
+
+
+def _require_trino() -> None:
+    from tests.integration.trino_server import Unavailable as TrinoUnavailable
+    from tests.integration.trino_server import check_available as trino_available
+
+    for check, what in ((check_available, "PostgreSQL"), (trino_available, "Trino")):
+        try:
+            check()
+        except (Unavailable, TrinoUnavailable) as reason:
+            if os.environ.get("CI"):
+                pytest.fail(f"CI must provide {what} (scripts/install-system-deps.sh): {reason}")
+            pytest.skip(str(reason))
+
+
+@pytest.fixture(scope="session")
+def moto_s3() -> Iterator[str]:
+    """A moto S3 server on a free loopback port for the session (the lake's object store)."""
+    from tests.integration.trino_lake import moto_server
+
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+@pytest.fixture(scope="session", params=["prod", "test"])
+def trino(request: pytest.FixtureRequest, moto_s3: str) -> Iterator[Any]:
+    """A Trino coordinator running the stack's rendered access control over seeded data."""
+    from tests.integration.trino_lake import running_platform
+
+    _require_trino()
+    with running_platform(request.param, moto_s3) as server:
+        yield server

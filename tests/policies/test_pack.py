@@ -49,19 +49,11 @@ def test_rules_import_none_of_our_code() -> None:
             )
 
 
-# Rules that test and prod run as advisory until the stacks comply (docs/policies.md says why).
-ADVISORY_UNTIL_FIXED = {"secrets-as-files-not-env"}
-
-
 @pytest.mark.parametrize("stack", STACKS)
 def test_stack_config_is_valid(analyzer, stack: str) -> None:
     resolved = resolve_config(analyzer.info(), load_policy_config(config_path(stack)))
-    if stack == "dev":
-        assert {level for level, _ in resolved.values()} <= {"advisory", "disabled"}
-        return
-    weaker = {name for name, (level, _) in resolved.items() if level != "mandatory"}
-    assert weaker <= ADVISORY_UNTIL_FIXED
-    assert all(resolved[name][0] == "advisory" for name in weaker)
+    levels = {level for level, _ in resolved.values()}
+    assert levels <= ({"advisory", "disabled"} if stack == "dev" else {"mandatory"})
 
 
 def test_config_errors_are_clear(analyzer) -> None:

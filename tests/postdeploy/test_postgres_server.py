@@ -148,3 +148,36 @@ def test_connections_are_logged_and_passwords_scram(
     assert settings["password_encryption"] == "scram-sha-256"
     if target.expect_tls:
         assert settings["ssl"] == "on"
+
+
+def test_server_log_keeps_secrets_and_parameters_out(admin: psycopg2.extensions.connection) -> None:
+    """Field failures 4 and 5: no statement logging that bypasses pgaudit's redaction, and
+    no bind parameter values where pgaudit.log_parameter is off."""
+    settings = dict(
+        query(
+            admin,
+            "SELECT name, setting FROM pg_settings WHERE name IN ('log_statement', "
+            "'pgaudit.log_parameter', 'log_parameter_max_length', "
+            "'log_parameter_max_length_on_error')",
+        )
+    )
+    assert settings["log_statement"] == "none"
+    assert settings["log_parameter_max_length_on_error"] == "0"
+    if settings["pgaudit.log_parameter"] == "off":
+        assert settings["log_parameter_max_length"] == "0"
+
+
+def test_role_passwords_are_scram_verifiers(admin: psycopg2.extensions.connection) -> None:
+    """Every stored password is a SCRAM verifier (no md5, no clear text)."""
+    weak = query(
+        admin,
+        "SELECT rolname FROM pg_authid WHERE rolpassword IS NOT NULL "
+        "AND rolpassword NOT LIKE 'SCRAM-SHA-256$%'",
+    )
+    assert weak == []
+
+
+def test_data_directory_is_private(admin: psycopg2.extensions.connection) -> None:
+    """Field failure 3: the running server's data directory is 0700 (or 0750)."""
+    [(mode,)] = query(admin, "SHOW data_directory_mode")
+    assert mode in ("0700", "0750")

@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 
 from components.postgres import PostgresSettings, start_script
-from components.postgres_access import GrantSpec, access_plan
+from components.postgres_access import (
+    GrantSpec,
+    RoleSpec,
+    access_plan,
+    is_scram_verifier,
+    require_verifier,
+    scram_salt,
+    scram_sha256_verifier,
+)
 from components.postgres_server_config import ServerPaths
 from infra.config import ConfigError, parse_config
 from infra.render import Render
@@ -121,7 +129,8 @@ def test_grants_follow_config_and_replace_delete_first(stack: str) -> None:
         for g in grants
         if g["inputs"]["role"] == "public" and g["inputs"]["objectType"] == "schema"
     ]
-    assert public and all(g["privileges"] == ["USAGE"] for g in public)
+    assert public and all(g["privileges"] == [] for g in public)
+    assert not [g for g in grants if g["inputs"]["role"] == "public" and g["inputs"]["privileges"]]
     analyst_tables = {
         g["inputs"]["schema"]: g["inputs"]["privileges"]
         for g in grants
@@ -200,9 +209,10 @@ def test_credentials_give_each_service_its_own_owner_role() -> None:
 
 def test_plan_sql_mirrors_the_declared_grants() -> None:
     plan = access_plan(settings("prod").access)
-    sql = "\n".join(s for _, batch in plan.sql(dict.fromkeys(plan.logins, "pw")) for s in batch)
+    verifiers = {login: scram_sha256_verifier("pw", scram_salt(login)) for login in plan.logins}
+    sql = "\n".join(s for _, batch in plan.sql(verifiers) for s in batch)
     assert 'REVOKE ALL ON SCHEMA "public" FROM PUBLIC' in sql
-    assert 'GRANT USAGE ON SCHEMA "public" TO PUBLIC' in sql
+    assert "TO PUBLIC" not in sql
     assert 'GRANT SELECT ON ALL TABLES IN SCHEMA "curated" TO "analyst"' in sql
     assert 'ALTER DEFAULT PRIVILEGES FOR ROLE "warehouse" IN SCHEMA "curated" GRANT SELECT' in sql
     assert "SUPERUSER " not in sql.replace("NOSUPERUSER", "")
@@ -227,6 +237,63 @@ def test_start_script_initialises_only_an_empty_data_dir() -> None:
     assert "install -m 0600" in script
     assert script.rstrip().endswith("-c config_file=/etc/postgresql/conf/postgresql.conf")
     assert "install -m" not in start_script(settings("dev"))
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_start_script_checks_secrets_then_tightens_pgdata(stack: str) -> None:
+    """The integration tests run this script; here: its order (secrets first, initdb,
+    then chmod 0700 on every start, then exec) and no password from the environment."""
+    lines = start_script(settings(stack)).splitlines()
+    first_check = next(i for i, x in enumerate(lines) if "superuser-password" in x)
+    initdb = next(i for i, x in enumerate(lines) if "initdb" in x)
+    chmod = lines.index('chmod 0700 "$PGDATA"')
+    assert first_check < initdb < chmod < len(lines) - 1
+    assert lines[initdb - 1].startswith("if ") and lines[chmod - 1] == "fi"  # not in the if
+    assert lines[-1].startswith("exec postgres")
+    assert set(re.findall(r"\$\{?(\w+)", "\n".join(lines))) == {"PGDATA"}  # no env secret
+
+
+def test_scram_verifier_is_deterministic_and_refuses_cleartext() -> None:
+    salt = scram_salt("seed")
+    verifier = scram_sha256_verifier("correct horse", salt)
+    assert verifier == scram_sha256_verifier("correct horse", salt)
+    assert verifier != scram_sha256_verifier("correct horse", scram_salt("other seed"))
+    assert verifier.startswith("SCRAM-SHA-256$4096:") and "correct horse" not in verifier
+    assert is_scram_verifier(verifier) and not is_scram_verifier("correct horse")
+    with pytest.raises(ValueError, match="role 'app': password must be a SCRAM") as error:
+        require_verifier("app", "correct horse")
+    assert "correct horse" not in str(error.value)
+    with pytest.raises(ValueError, match="must be a SCRAM"):
+        RoleSpec(name="app", login=True).sql({"app": "cleartext"})
+    with pytest.raises(ValueError, match="ASCII"):
+        scram_sha256_verifier("pässwort", salt)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_login_passwords_are_declared_as_salted_verifiers(stack: str) -> None:
+    """Each login's Role.password is computed from its own salt seed (the verifier), not
+    passed through from the password resource alone."""
+    render = cached_render(stack)
+    seeds = {
+        r["urn"]: r["name"]
+        for r in render.of_type("random:index/randomPassword:RandomPassword")
+        if r["name"].endswith("-scram-salt")
+    }
+    for role in render.of_type(f"{PG}role:Role"):
+        if not role["inputs"].get("login"):
+            continue
+        name = role["inputs"]["name"]
+        sources = {seeds.get(u) for u in role["property_dependencies"].get("password", [])}
+        assert f"dp-{stack}-postgres-{name}-scram-salt" in sources, name
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_server_log_keeps_statements_and_parameters_out(stack: str) -> None:
+    conf = conf_values(config_files(cached_render(stack))["postgresql.conf"])
+    assert conf["log_statement"] == "none"
+    assert conf["log_parameter_max_length_on_error"] == "0"
+    logged = settings(stack).audit.log_parameter
+    assert conf["log_parameter_max_length"] == ("-1" if logged else "0")
 
 
 def test_tls_needs_certificate_paths() -> None:
@@ -298,3 +365,25 @@ def test_floating_image_tag_refused() -> None:
         "dev", lambda raw: raw["postgres"].update(image="ghcr.io/cloudnative-pg/postgresql:latest")
     )
     assert "data-platform:postgres.image" in message
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_server_gets_no_secret_through_its_environment(stack: str) -> None:
+    """The superuser password reaches initdb as a secret file (--pwfile), never as env."""
+    render = cached_render(stack)
+    if stack == "dev":
+        [server] = [
+            r
+            for r in render.of_type("docker:index/container:Container")
+            if r["name"] == "dp-dev-postgres-server"
+        ]
+        names = {e.split("=", 1)[0] for e in server["inputs"].get("envs", [])}
+    else:
+        [server] = [
+            r
+            for r in render.of_type("kubernetes:apps/v1:StatefulSet")
+            if r["name"] == f"dp-{stack}-postgres-server"
+        ]
+        [container] = server["inputs"]["spec"]["template"]["spec"]["containers"]
+        names = {e["name"] for e in container.get("env", [])}
+    assert names == {"PGDATA", "HOME"}

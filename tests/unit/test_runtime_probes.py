@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from components.runtime.kubernetes import _lifecycle, _probe
+from components.runtime.kubernetes.pods import lifecycle as _lifecycle
+from components.runtime.kubernetes.pods import probe as _probe
 from components.runtime.workload import (
     Port,
     Probe,

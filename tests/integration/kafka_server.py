@@ -1,0 +1,414 @@
+"""Real Kafka (KRaft) nodes on loopback, started from the component's rendered server.properties.
+
+The jars come from Maven Central (scripts/install-kafka.sh, run here when the cache is
+missing); each node is `java -cp 'libs/*' kafka.Kafka server.properties` after
+`kafka.tools.StorageTool format`. Kafka 4.x classes target Java 17, the default `java`.
+
+THE ONE PLACE where rendered config meets this machine is `loopback_layout`: every node's
+advertised host becomes 127.0.0.1, listeners bind 127.0.0.1, each node gets its own free
+ports. The prod shape runs as rendered: three broker processes beside a three-process
+controller quorum (six JVMs at 256 MiB heap start in about 25 s on two cores). Paths (data dir, PEM files) are renderer parameters, not
+substitutions. Everything else in the files is the renderer's output, byte for byte.
+
+Processes are always stopped at teardown (SIGTERM, then SIGKILL after a bounded wait).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from components.kafka_files import (
+    ClusterLayout,
+    KafkaPaths,
+    NodeAddress,
+    cluster_layout,
+    scram_credential,
+    server_properties,
+    topic_specs,
+)
+from components.kafka_settings import KAFKA_VERSION, ClientAuthentication, KafkaSettings
+from components.runtime.stack import Tier
+
+REPO = Path(__file__).resolve().parents[2]
+KAFKA_HOME = Path(
+    os.environ.get(
+        "KAFKA_HOME",
+        Path(os.environ.get("DATAPLATFORM_CACHE", Path.home() / ".cache/dataplatform"))
+        / f"kafka-{KAFKA_VERSION}",
+    )
+)
+JAVA = os.environ.get("KAFKA_JAVA", "java")
+HEAP_MB = 256  # per node: 2 cores / 24 GiB shared with other tests
+START_TIMEOUT = 120.0  # seconds for a cluster to register every broker
+STOP_TIMEOUT = 20.0
+JVM_FLAGS = (
+    "-XX:+UseSerialGC",  # one GC thread: six JVMs share two cores
+    "-XX:TieredStopAtLevel=1",  # C1 only: faster start, enough for test traffic
+    "-Djava.awt.headless=true",
+)
+LOG4J2 = """\
+status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = ${sys:kafka.node.log}
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = file
+logger.kafka-request.name = kafka.request.logger
+logger.kafka-request.level = WARN
+"""
+
+
+EXAMPLE_SECTIONS = REPO / "tests/fixtures/kafka-sections.yaml"
+
+
+def stack_kafka_section(stack: str) -> tuple[Tier, Mapping[str, Any]]:
+    """The stack's tier and `kafka` section: from Pulumi.<stack>.yaml once it has one,
+    else from the example sections in tests/fixtures/kafka-sections.yaml."""
+    config = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
+    tier = Tier(config["data-platform:platform"]["tier"])
+    section = config.get("data-platform:kafka")
+    if section is None:
+        section = yaml.safe_load(EXAMPLE_SECTIONS.read_text())[stack]
+    return tier, section
+
+
+def stack_kafka_settings(stack: str) -> KafkaSettings:
+    """The stack's Kafka settings, validated over its tier's defaults as the program will."""
+    tier, section = stack_kafka_section(stack)
+    return KafkaSettings.for_tier(tier, section)
+
+
+CLIENT_LOG = logging.getLogger("kafka-client")
+
+
+class Unavailable(Exception):
+    """Java or the Kafka jars are not available here."""
+
+
+def check_available() -> None:
+    """Fetch the jars when missing (bounded); raise `Unavailable` if Java or the jars fail."""
+    if shutil.which(JAVA) is None:
+        raise Unavailable(f"{JAVA!r} not found (Java 17+ is needed)")
+    if not (KAFKA_HOME / "libs").is_dir():
+        try:
+            subprocess.run(
+                ["bash", str(REPO / "scripts/install-kafka.sh")],
+                check=True,
+                capture_output=True,
+                timeout=900,
+                env={**os.environ, "KAFKA_HOME": str(KAFKA_HOME)},
+            )
+        except (subprocess.SubprocessError, OSError) as error:
+            raise Unavailable(f"scripts/install-kafka.sh failed: {error}") from error
+    if not any((KAFKA_HOME / "libs").glob(f"kafka_2.13-{KAFKA_VERSION}.jar")):
+        raise Unavailable(f"no kafka_2.13-{KAFKA_VERSION}.jar in {KAFKA_HOME / 'libs'}")
+
+
+def require_kafka() -> None:
+    """Skip the calling test when Kafka cannot run here, but fail under CI (`CI` set)."""
+    import pytest
+
+    try:
+        check_available()
+    except Unavailable as reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run Kafka: {reason}")
+        pytest.skip(str(reason))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def loopback_layout(settings: KafkaSettings) -> ClusterLayout:
+    """The cluster's layout moved onto loopback (see the module docstring: the ONE place).
+
+    Node ids and roles come from the component's `cluster_layout`; only the hosts, the
+    ports (a free one per node and listener) and the bind address change.
+    """
+    layout = cluster_layout(
+        settings, broker_host=lambda _: "127.0.0.1", controller_host=lambda _: "127.0.0.1"
+    )
+    moved: dict[int, NodeAddress] = {
+        node_id: replace(
+            layout.node(node_id),
+            client_port=_free_port(),
+            internal_port=_free_port(),
+            controller_port=_free_port(),
+        )
+        for node_id in layout.node_ids
+    }
+    return ClusterLayout(
+        brokers=tuple(moved[a.node_id] for a in layout.brokers),
+        controllers=tuple(moved[a.node_id] for a in layout.controllers),
+        bind_host="127.0.0.1",
+    )
+
+
+def _openssl(*args: str, cwd: Path) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=cwd, timeout=60)
+
+
+def make_tls_files(directory: Path, node_principal: str) -> KafkaPaths:
+    """A throwaway CA and one node certificate (CN=`node_principal`, SAN 127.0.0.1).
+
+    The node certificate serves the listeners and is the client certificate between
+    nodes (mutual TLS), as the component's will be.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
+    _openssl(
+        "req", "-x509", *ec, "-subj", "/CN=dataplatform-test-ca", "-days", "1",
+        "-addext", "basicConstraints=critical,CA:TRUE",
+        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        "-keyout", "ca.key", "-out", "ca.crt", cwd=directory,
+    )  # fmt: skip
+    _openssl(
+        "req", "-new", *ec, "-subj", f"/CN={node_principal}/O=dataplatform-test",
+        "-keyout", "node.key", "-out", "node.csr", cwd=directory,
+    )  # fmt: skip
+    (directory / "node.ext").write_text(
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        "extendedKeyUsage=serverAuth,clientAuth\n"
+        "keyUsage=critical,digitalSignature,keyAgreement\n"
+    )
+    _openssl(
+        "x509", "-req", "-in", "node.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+        "-CAcreateserial", "-days", "1", "-extfile", "node.ext", "-out", "node.crt",
+        cwd=directory,
+    )  # fmt: skip
+    keystore = directory / "node-keystore.pem"
+    keystore.write_text((directory / "node.key").read_text() + (directory / "node.crt").read_text())
+    keystore.chmod(0o600)
+    return KafkaPaths(keystore=str(keystore), truststore=str(directory / "ca.crt"))
+
+
+@dataclass
+class KafkaNode:
+    """One node's files and, while it runs, its process."""
+
+    node_id: int
+    directory: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def config(self) -> Path:
+        """The rendered server.properties this node runs."""
+        return self.directory / "server.properties"
+
+    @property
+    def log(self) -> Path:
+        """The broker's log4j log."""
+        return self.directory / "node.log"
+
+
+@dataclass
+class KafkaCluster:
+    """A running cluster: its settings, loopback layout, nodes and the admin's credentials."""
+
+    settings: KafkaSettings
+    layout: ClusterLayout
+    directory: Path
+    paths: KafkaPaths
+    admin_password: str
+    nodes: dict[int, KafkaNode] = field(default_factory=dict[int, KafkaNode])
+    startup_seconds: float = 0.0
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """The client listener of every broker."""
+        return ",".join(f"{a.host}:{a.client_port}" for a in self.layout.brokers)
+
+    def client_config(self, **overrides: Any) -> dict[str, Any]:
+        """confluent-kafka settings for the admin user on the client listener."""
+        listeners = self.settings.listeners
+        config: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap_servers,
+            # librdkafka's own log lines go through Python logging (pytest shows them on failure).
+            "logger": CLIENT_LOG,
+        }
+        if listeners.client_authentication is ClientAuthentication.SCRAM_SHA_512:
+            config |= {
+                "security.protocol": "SASL_SSL" if listeners.tls else "SASL_PLAINTEXT",
+                "sasl.mechanism": "SCRAM-SHA-512",
+                "sasl.username": self.settings.admin_user,
+                "sasl.password": self.admin_password,
+            }
+        elif listeners.tls:
+            config["security.protocol"] = "SSL"
+        if listeners.tls:
+            config["ssl.ca.location"] = self.paths.truststore
+            if listeners.client_authentication is ClientAuthentication.MTLS:
+                config |= {
+                    "ssl.certificate.location": self.paths.keystore,
+                    "ssl.key.location": self.paths.keystore,
+                }
+        return {k: v for k, v in (config | overrides).items() if v is not None}
+
+    def admin(self, **overrides: Any) -> AdminClient:
+        """An admin client as the admin user (or as `overrides` say)."""
+        return AdminClient(self.client_config(**overrides))
+
+    def start(self, node_id: int) -> None:
+        """Start node `node_id` (its storage is already formatted)."""
+        node = self.nodes[node_id]
+        out = (node.directory / "stdout.log").open("ab")
+        node.process = subprocess.Popen(
+            [
+                JAVA, f"-Xms{HEAP_MB}m", f"-Xmx{HEAP_MB}m", *JVM_FLAGS,
+                f"-Dlog4j2.configurationFile={self.directory / 'log4j2.properties'}",
+                f"-Dkafka.node.log={node.log}",
+                "-cp", str(KAFKA_HOME / "libs" / "*"), "kafka.Kafka", str(node.config),
+            ],
+            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        out.close()
+
+    def stop(self, node_id: int) -> None:
+        """Stop node `node_id`: SIGTERM (a controlled shutdown), SIGKILL after a bound."""
+        process = self.nodes[node_id].process
+        if process is None or process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=STOP_TIMEOUT)
+
+    def stop_brokers(self, node_ids: list[int]) -> None:
+        """Stop these brokers together (SIGTERM to all first: controlled shutdowns overlap)."""
+        for node_id in node_ids:
+            process = self.nodes[node_id].process
+            if process is not None and process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGTERM)
+        for node_id in node_ids:
+            self.stop(node_id)
+
+    def stop_all(self) -> None:
+        """Stop every node: all brokers at once, then the controllers (bounded waits)."""
+        brokers = [a.node_id for a in self.layout.brokers]
+        self.stop_brokers(brokers)
+        self.stop_brokers([n for n in self.nodes if n not in brokers])
+
+    def wait_for_brokers(self, broker_ids: set[int], timeout: float = START_TIMEOUT) -> None:
+        """Wait until the cluster's metadata lists exactly `broker_ids` (bounded)."""
+        deadline = time.monotonic() + timeout
+        admin = self.admin()
+        seen: set[int] = set()
+        while time.monotonic() < deadline:
+            self._check_alive()
+            try:
+                metadata = admin.list_topics(timeout=5)
+                seen = set(metadata.brokers)
+                if seen == broker_ids:
+                    return
+            except KafkaException:  # not up yet; the deadline bounds the loop
+                pass
+            time.sleep(0.5)
+        raise AssertionError(
+            f"brokers {sorted(broker_ids)} not all registered after {timeout}s (saw "
+            f"{sorted(seen)}); logs in {self.directory}"
+        )
+
+    def _check_alive(self) -> None:
+        for node in self.nodes.values():
+            if node.process is not None and node.process.poll() is not None:
+                tail = (node.directory / "stdout.log").read_text(errors="replace")[-2000:]
+                log = node.log.read_text(errors="replace")[-3000:] if node.log.exists() else ""
+                raise AssertionError(
+                    f"kafka node {node.node_id} exited with {node.process.returncode}:\n"
+                    f"{tail}\n{log}"
+                )
+
+    def create_topics(self) -> None:
+        """Create every declared topic with its config map, as the provider will."""
+        new = [
+            NewTopic(s.name, s.partitions, s.replication_factor, config=s.config)
+            for s in topic_specs(self.settings)
+        ]
+        admin = self.admin()  # keep a reference: a collected client cancels its futures
+        for future in admin.create_topics(new, operation_timeout=30).values():
+            future.result(timeout=60)
+
+
+def _format(cluster: KafkaCluster, node: KafkaNode, cluster_id: str) -> None:
+    command = [
+        JAVA, f"-Xmx{HEAP_MB}m", "-cp", str(KAFKA_HOME / "libs" / "*"),
+        "kafka.tools.StorageTool", "format", "--cluster-id", cluster_id,
+        "--config", str(node.config),
+    ]  # fmt: skip
+    if cluster.settings.listeners.client_authentication is ClientAuthentication.SCRAM_SHA_512:
+        # Bootstraps the admin user into the metadata log, as the pods' init step will.
+        command += [
+            "--add-scram",
+            scram_credential(cluster.settings.admin_user, cluster.admin_password),
+        ]
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+
+def new_cluster_id() -> str:
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+@contextlib.contextmanager
+def running_cluster(settings: KafkaSettings) -> Iterator[KafkaCluster]:
+    """Format and start every node of `settings` on loopback; stop all of them afterwards."""
+    check_available()
+    directory = Path(tempfile.mkdtemp(prefix="kafka-"))
+    (directory / "log4j2.properties").write_text(LOG4J2)
+    layout = loopback_layout(settings)
+    tls = make_tls_files(directory / "tls", settings.node_principal)
+    cluster = KafkaCluster(
+        settings=settings,
+        layout=layout,
+        directory=directory,
+        paths=tls,
+        admin_password=uuid.uuid4().hex,
+    )
+    cluster_id = new_cluster_id()
+    try:
+        for node_id in layout.node_ids:
+            node = KafkaNode(node_id, directory / f"node-{node_id}")
+            node.directory.mkdir()
+            paths = replace(tls, data_dir=str(node.directory / "data"))
+            node.config.write_text(server_properties(settings, layout, node_id, paths))
+            cluster.nodes[node_id] = node
+            _format(cluster, node, cluster_id)
+        started = time.monotonic()
+        for node_id in layout.node_ids:
+            cluster.start(node_id)
+        cluster.wait_for_brokers({a.node_id for a in layout.brokers})
+        cluster.startup_seconds = time.monotonic() - started
+        yield cluster
+    finally:
+        cluster.stop_all()
+        if os.environ.get("KEEP_KAFKA_CLUSTER") != "1":
+            shutil.rmtree(directory, ignore_errors=True)
