@@ -11,7 +11,7 @@ POLICY_PACK := policies
 POLICY_CONFIG = $(POLICY_PACK)/config/$(STACK).json
 POLICY_FLAGS = --policy-pack $(POLICY_PACK) --policy-pack-config $(POLICY_CONFIG)
 
-.PHONY: help install system-deps test unit lint render check diff bench preflight up preview destroy
+.PHONY: help install system-deps test unit lint render check diff checkov bench preflight up preview destroy
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -45,7 +45,10 @@ render: install  ## offline render of STACK to out/STACK.json and out/STACK-mani
 check: install  ## evaluate the policy pack against an offline render of STACK
 	$(BIN)/dataplatform check $(STACK)
 
-bench: install  ## import time of the provider SDKs vs render time per stack
+checkov: install  ## checkov (own venv, pinned) over the test and prod manifests; accepted findings in docs/checkov-accepted.md
+	./scripts/checkov.sh
+
+bench: install  ## whole-process render vs SDK import, check vs render (paired runs), prod deploy depth
 	$(BIN)/python bench/render_bench.py
 
 preflight: install  ## what a real deploy of STACK still needs

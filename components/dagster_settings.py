@@ -17,6 +17,7 @@ from typing import Annotated, Self
 from pydantic import Field, model_validator
 
 from components.common import PinnedImage, ResourceSettings
+from components.postgres_access import Identifier
 from components.runtime.stack import DnsLabel, SettingsModel, Tier
 
 DAGSTER_VERSION = "1.13.27"
@@ -170,9 +171,9 @@ class DagsterSettings(SettingsModel):
     run_monitoring: RunMonitoring = RunMonitoring()
     retention: Retention = Retention()
     runs: RunSettings = RunSettings()
-    database: DnsLabel = "dagster"
+    database: Identifier = "dagster"  # also its owner login (the PostgreSQL access model)
     socket_proxy_image: PinnedImage = SOCKET_PROXY_IMAGE
-    run_as_user: int = Field(default=1000, ge=1)
+    run_as_user: int = Field(default=1000, ge=1)  # uid of webserver, daemon, code servers
 
     @model_validator(mode="after")
     def _unique_locations(self) -> Self:

@@ -241,9 +241,11 @@ class ObjectStore(pulumi.ComponentResource):
         self.endpoint = Endpoint(
             host=api.host, port=api.port, scheme="https" if settings.tls else "http"
         )
+        # Reached from where `pulumi up` runs, through a way in the same deploy creates.
+        address = runtime.control_plane_address(workload, deployed, port_name="api", parent=self)
         provider = minio.Provider(
             f"{name}-provider",
-            minio_server=admin.host + f":{admin.port}",
+            minio_server=pulumi.Output.concat(address.host, f":{address.port}"),
             minio_user=self.root_user,
             minio_password=self.root_password,
             # The server's own setting decides: the provider never sends the root
@@ -256,7 +258,7 @@ class ObjectStore(pulumi.ComponentResource):
         )
         # The provider connects lazily; what it manages waits for the server itself, so
         # the provider adds no step to the deploy graph's longest chain.
-        server = list(deployed.resources)
+        server = list(address.ready)
         managed = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=server)
         stateful = pulumi.ResourceOptions.merge(
             managed, pulumi.ResourceOptions(protect=stack.is_prod)

@@ -309,13 +309,20 @@ def render_lake_catalog(
 
 
 def render_warehouse_catalog(*, jdbc_url: str, jdbc: Login) -> str:
-    """`warehouse.properties`: the PostgreSQL connector on the warehouse database (secret)."""
+    """`warehouse.properties`: the PostgreSQL connector on the warehouse database (secret).
+
+    Inserts are non-transactional: otherwise Trino first creates a temporary table in the
+    target schema, which the least-privileged `trino` login may not do ("permission denied
+    for schema staging", seen on the real engine); a failed insert can then leave the rows
+    it wrote so far (https://trino.io/docs/current/connector/postgresql.html#non-transactional-insert).
+    """
     return render_properties(
         {
             "connector.name": "postgresql",
             "connection-url": jdbc_url,
             "connection-user": jdbc.user,
             "connection-password": jdbc.password,
+            "insert.non-transactional-insert.enabled": "true",
         }
     )
 

@@ -164,11 +164,26 @@ def _provider_urn(reference: str) -> str | None:
     return reference.rsplit("::", 1)[0] if reference else None
 
 
+LOAD_BALANCER_ADDRESS = "192.0.2.10"
+"""What a deploy (not a preview) under mocks gives a LoadBalancer Service: TEST-NET-1."""
+
+
 class _Mocks(pulumi_mocks.Mocks):
-    """Returns inputs as state, with deterministic ids and fake values for generated secrets."""
+    """Returns inputs as state, with deterministic ids and fake values for generated secrets.
+
+    In a preview, what the cluster assigns (a load balancer's address) stays unknown, as
+    the engine shows it; in a simulated deploy (`preview=False`) it gets a documentation
+    address, so tests can follow such values into the resources that use them.
+    """
+
+    def __init__(self, *, preview: bool = True) -> None:
+        super().__init__()
+        self.preview = preview
 
     def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
         state = dict(args.inputs)
+        if not self.preview and _is_load_balancer(args):
+            state["status"] = {"loadBalancer": {"ingress": [{"ip": LOAD_BALANCER_ADDRESS}]}}
         if args.typ == "random:index/randomPassword:RandomPassword":
             fake = f"mock-{args.name}"
             state |= {"result": fake, "bcryptHash": f"$2a$10$mock{args.name}"}
@@ -182,6 +197,11 @@ class _Mocks(pulumi_mocks.Mocks):
 
     def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
         return {}, None
+
+
+def _is_load_balancer(args: pulumi_mocks.MockResourceArgs) -> bool:
+    spec = args.inputs.get("spec") or {}
+    return args.typ == "kubernetes:core/v1:Service" and spec.get("type") == "LoadBalancer"
 
 
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
@@ -306,10 +326,9 @@ def _render_in_context(
         program = run
     pulumi_settings.ROOT.set(None)
     set_all_config(config, secret_keys)
-    monitor = _RecordingMonitor(_Mocks())
-    pulumi.runtime.set_mocks(
-        _Mocks(), project=PROJECT, stack=stack, preview=preview, monitor=monitor
-    )
+    mocks = _Mocks(preview=preview)
+    monitor = _RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     _sync_await(run_pulumi_func(program))
     return Render(
         stack=stack,

@@ -2,6 +2,9 @@
 # Debian packages the integration tests need: a real PostgreSQL 15 with pgaudit.
 # Idempotent; needs root (or sudo). Skips apt when everything is already there.
 set -euo pipefail
+# Trino for the integration tests (Maven Central, cached outside the checkout; instant
+# when cached; docs/trino.md).
+"$(dirname "$0")/install-trino.sh"
 "$(dirname "$0")/install-kafka.sh"  # Kafka jars from Maven Central (before the early exit below)
 "$(dirname "$0")/install-dagster.sh"  # Dagster in its own venv under ~/.cache (before the early exit below)
 packages=(postgresql-15 postgresql-15-pgaudit)

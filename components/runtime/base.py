@@ -15,6 +15,20 @@ from components.runtime.workload import Endpoint, Port, Workload, WorkloadIdenti
 
 
 @dataclass(frozen=True, kw_only=True)
+class AdminAddress:
+    """Where the machine running `pulumi up` reaches a server's admin port.
+
+    `host` may be an Output known only once the deploy has created the way in (the
+    admin load balancer's address on Kubernetes); `ready` lists what a control-plane
+    provider's resources must wait for: the server itself and that way in.
+    """
+
+    host: pulumi.Input[str]
+    port: int
+    ready: tuple[pulumi.Resource, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class DeployedWorkload:
     """A rendered workload: where others reach it and what dependents must wait for."""
 
@@ -45,6 +59,22 @@ class Runtime(pulumi.ComponentResource, ABC):
     @abstractmethod
     def deploy(self, workload: Workload, *, parent: pulumi.Resource) -> DeployedWorkload:
         """Render one workload as children of `parent`; stateful ones are protected in prod."""
+
+    @abstractmethod
+    def control_plane_address(
+        self,
+        workload: Workload,
+        deployed: DeployedWorkload,
+        *,
+        port_name: str,
+        parent: pulumi.Resource,
+    ) -> AdminAddress:
+        """Where a control-plane provider, running beside `pulumi up`, reaches an admin port.
+
+        Works from nothing: the address is made by the same deploy (Docker: a port
+        published on loopback; Kubernetes: an internal load balancer limited to the
+        admin CIDRs). Raises KeyError when `port_name` is not an admin port of `workload`.
+        """
 
     def endpoints(self, identity: WorkloadIdentity, ports: Sequence[Port]) -> dict[str, Endpoint]:
         """In-platform endpoints of a workload's ports, keyed by port name."""

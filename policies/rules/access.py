@@ -315,10 +315,11 @@ def validate_pii_masked(args: ResourceValidationArgs, report: ReportViolation) -
 
 
 def _writes(rule: dict[str, Any]) -> set[str]:
+    """The write privileges a table rule grants."""
     privileges = rule.get("privileges")
-    return (
-        WRITE_PRIVILEGES & {str(p) for p in privileges} if isinstance(privileges, list) else set()
-    )
+    if not isinstance(privileges, list):
+        return set()
+    return {str(p) for p in privileges} & WRITE_PRIVILEGES
 
 
 def _who(rule: dict[str, Any]) -> str:

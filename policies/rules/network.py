@@ -8,6 +8,7 @@ is judged by pod-no-host-namespaces (pod_security).
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
@@ -108,6 +109,37 @@ def _service_id(args: ResourceValidationArgs) -> str:
     return f"{namespace}/{name}"
 
 
+_PRIVATE_NETWORKS = tuple(
+    ipaddress.ip_network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+)
+"""RFC 1918 and RFC 4193 networks: not routed on the internet."""
+
+
+def _inside(network: Any, private: Any) -> bool:
+    return network.version == private.version and network.subnet_of(private)
+
+
+def _public_ranges(ranges: Any) -> list[str]:
+    """loadBalancerSourceRanges that admit public addresses ("every address" when none).
+
+    A LoadBalancer restricted to private networks (RFC 1918, RFC 4193) is reachable only
+    from inside the organisation's network, like the admin CIDRs of our stacks.
+    """
+    listed = [wire.text(r) for r in wire.elements(ranges)]
+    if not listed:
+        return ["every address (no loadBalancerSourceRanges)"]
+    public: list[str] = []
+    for cidr in listed:
+        try:
+            network = ipaddress.ip_network(cidr or "", strict=False)
+        except ValueError:
+            public.append(repr(cidr))
+            continue
+        if not any(_inside(network, private) for private in _PRIVATE_NETWORKS):
+            public.append(str(cidr))
+    return public
+
+
 def validate_service_exposure(args: ResourceValidationArgs, report: ReportViolation) -> None:
     """No NodePort/LoadBalancer Service and no externalIPs unless the stack allows
     exposure or lists the Service (also ServicePatch)."""
@@ -119,9 +151,20 @@ def validate_service_exposure(args: ResourceValidationArgs, report: ReportViolat
     if service in list(wire.setting(args, EXPOSURE_SCHEMA, "allowedServices")):
         return
     kind = wire.get(args.props, "spec", "type")
-    if kind in ("NodePort", "LoadBalancer"):
+    if kind == "LoadBalancer":
+        ranges = wire.get(args.props, "spec", "loadBalancerSourceRanges")
+        if wire.is_unknown(ranges):
+            return
+        public = _public_ranges(ranges)
+        if public:
+            report(
+                f"Service {service} is type LoadBalancer admitting {', '.join(public)} and is "
+                "not on the allow-list (allowedServices).",
+                None,
+            )
+    elif kind == "NodePort":
         report(
-            f"Service {service} is type {kind} and not on the allow-list (allowedServices).", None
+            f"Service {service} is type NodePort and not on the allow-list (allowedServices).", None
         )
     addresses = [
         a
@@ -271,8 +314,10 @@ namespace_default_deny = StackValidationPolicy(
 service_exposure = ResourceValidationPolicy(
     name="service-external-exposure-allowed",
     description=(
-        "Where restrictExposure is set (test, prod), no Kubernetes Service is NodePort or "
-        "LoadBalancer or sets externalIPs unless listed in allowedServices."
+        "Where restrictExposure is set (test, prod), no Kubernetes Service is NodePort, "
+        "a LoadBalancer admitting public addresses (no loadBalancerSourceRanges, or a range "
+        "that is not private, RFC 1918/4193) or sets externalIPs, unless listed in "
+        "allowedServices."
     ),
     validate=validate_service_exposure,
     enforcement_level=EnforcementLevel.MANDATORY,

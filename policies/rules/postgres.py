@@ -29,7 +29,7 @@ from pulumi_policy import (
     Severity,
 )
 
-from . import wire
+from . import audit, wire
 
 CNPG_CLUSTER = "kubernetes:postgresql.cnpg.io/v1:Cluster"
 PG_ROLE = "postgresql:index/role:Role"
@@ -39,8 +39,9 @@ PG_DEFAULT_PRIVILEGES = (
     "postgresql:index/defaultPrivileg:DefaultPrivileg",
 )
 
+_HBA_FILE: dict[str, Any] = {"type": "string", "default": r"pg_hba\.conf$"}
 HBA_SCHEMA: dict[str, dict[str, Any]] = {
-    "hbaFilePattern": {"type": "string", "default": r"pg_hba\.conf$"},
+    "hbaFilePattern": _HBA_FILE,
     "requireScram": {
         "type": "boolean",
         "default": True,
@@ -48,16 +49,14 @@ HBA_SCHEMA: dict[str, dict[str, Any]] = {
     },
 }
 HOSTSSL_SCHEMA: dict[str, dict[str, Any]] = {
-    "hbaFilePattern": {"type": "string", "default": r"pg_hba\.conf$"},
+    "hbaFilePattern": _HBA_FILE,
     "requireTls": {
         "type": "boolean",
         "default": True,
         "description": "TCP clients must use TLS (false on a loopback-only dev stack).",
     },
 }
-CONF_SCHEMA: dict[str, dict[str, Any]] = {
-    "configFilePattern": {"type": "string", "default": r"postgresql\.conf$"},
-}
+CONF_SCHEMA = audit.FILE_SCHEMA
 ROLE_SCHEMA: dict[str, dict[str, Any]] = {
     "allowedPrivilegedRoles": {
         "type": "array",

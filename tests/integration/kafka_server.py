@@ -26,14 +26,16 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
 from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
+from confluent_kafka.admin import (  # the documented path; re-exported without __all__
+    AdminClient,
+    TopicMetadata,  # pyright: ignore[reportPrivateImportUsage]
+)
 from confluent_kafka.cimpl import NewTopic
 
 from components.kafka_files import (
@@ -46,7 +48,7 @@ from components.kafka_files import (
     topic_specs,
 )
 from components.kafka_settings import KAFKA_VERSION, ClientAuthentication, KafkaSettings
-from components.runtime.stack import Tier
+from tests.support.kafka_stacks import stack_kafka_settings as stack_kafka_settings
 
 REPO = Path(__file__).resolve().parents[2]
 KAFKA_HOME = Path(
@@ -77,26 +79,6 @@ rootLogger.appenderRef.file.ref = file
 logger.kafka-request.name = kafka.request.logger
 logger.kafka-request.level = WARN
 """
-
-
-EXAMPLE_SECTIONS = REPO / "tests/fixtures/kafka-sections.yaml"
-
-
-def stack_kafka_section(stack: str) -> tuple[Tier, Mapping[str, Any]]:
-    """The stack's tier and `kafka` section: from Pulumi.<stack>.yaml once it has one,
-    else from the example sections in tests/fixtures/kafka-sections.yaml."""
-    config = yaml.safe_load((REPO / f"Pulumi.{stack}.yaml").read_text())["config"]
-    tier = Tier(config["data-platform:platform"]["tier"])
-    section = config.get("data-platform:kafka")
-    if section is None:
-        section = yaml.safe_load(EXAMPLE_SECTIONS.read_text())[stack]
-    return tier, section
-
-
-def stack_kafka_settings(stack: str) -> KafkaSettings:
-    """The stack's Kafka settings, validated over its tier's defaults as the program will."""
-    tier, section = stack_kafka_section(stack)
-    return KafkaSettings.for_tier(tier, section)
 
 
 CLIENT_LOG = logging.getLogger("kafka-client")
@@ -356,21 +338,59 @@ class KafkaCluster:
         admin = self.admin()  # keep a reference: a collected client cancels its futures
         for future in admin.create_topics(new, operation_timeout=30).values():
             future.result(timeout=60)
+        for spec in topic_specs(self.settings):
+            self.wait_for_topic(spec.name, spec.partitions)
+
+    def wait_for_topic(self, name: str, partitions: int, timeout: float = 60.0) -> TopicMetadata:
+        """A created topic's metadata once every broker-visible partition has a leader.
+
+        Creation returns when the controller commits it; brokers learn it a moment later.
+        """
+        admin = self.admin()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            topic = admin.list_topics(name, timeout=10).topics.get(name)
+            if (
+                topic is not None
+                and topic.error is None
+                and len(topic.partitions) == partitions
+                and all(p.leader >= 0 for p in topic.partitions.values())
+            ):
+                return topic
+            time.sleep(0.3)
+        raise AssertionError(f"topic {name} not visible with {partitions} partitions in {timeout}s")
 
 
-def _format(cluster: KafkaCluster, node: KafkaNode, cluster_id: str) -> None:
-    command = [
-        JAVA, f"-Xmx{HEAP_MB}m", "-cp", str(KAFKA_HOME / "libs" / "*"),
-        "kafka.tools.StorageTool", "format", "--cluster-id", cluster_id,
-        "--config", str(node.config),
-    ]  # fmt: skip
-    if cluster.settings.listeners.client_authentication is ClientAuthentication.SCRAM_SHA_512:
-        # Bootstraps the admin user into the metadata log, as the pods' init step will.
-        command += [
-            "--add-scram",
-            scram_credential(cluster.settings.admin_user, cluster.admin_password),
-        ]
-    subprocess.run(command, check=True, capture_output=True, timeout=120)
+def _format_all(cluster: KafkaCluster, cluster_id: str) -> None:
+    """`StorageTool format` on every node, in parallel (each is a short JVM run; bounded)."""
+    runs: list[tuple[int, subprocess.Popen[bytes]]] = []
+    for node_id, node in cluster.nodes.items():
+        command = [
+            JAVA, f"-Xmx{HEAP_MB}m", *JVM_FLAGS, "-cp", str(KAFKA_HOME / "libs" / "*"),
+            "kafka.tools.StorageTool", "format", "--cluster-id", cluster_id,
+            "--config", str(node.config),
+        ]  # fmt: skip
+        if cluster.settings.listeners.client_authentication is ClientAuthentication.SCRAM_SHA_512:
+            # Bootstraps the admin user into the metadata log, as the pods' init step will.
+            command += [
+                "--add-scram",
+                scram_credential(cluster.settings.admin_user, cluster.admin_password),
+            ]
+        log = (node.directory / "format.log").open("wb")
+        runs.append((node_id, subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)))
+        log.close()
+    failed = []
+    for node_id, process in runs:
+        try:
+            code = process.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            code = process.wait(timeout=STOP_TIMEOUT)
+        if code != 0:
+            failed.append(node_id)
+    if failed:
+        logs = {n: (cluster.nodes[n].directory / "format.log").read_text()[-1500:] for n in failed}
+        raise AssertionError(f"kafka-storage format failed on nodes {failed}: {logs}")
 
 
 def new_cluster_id() -> str:
@@ -401,7 +421,7 @@ def running_cluster(settings: KafkaSettings) -> Iterator[KafkaCluster]:
             paths = replace(tls, data_dir=str(node.directory / "data"))
             node.config.write_text(server_properties(settings, layout, node_id, paths))
             cluster.nodes[node_id] = node
-            _format(cluster, node, cluster_id)
+        _format_all(cluster, cluster_id)
         started = time.monotonic()
         for node_id in layout.node_ids:
             cluster.start(node_id)

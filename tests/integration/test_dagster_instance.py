@@ -147,18 +147,18 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         web_port = free_port()
         workspace = str(home / "workspace.yaml")
         with processes(home) as running:
-            running.start("grpc", grpc_command(SETTINGS.code_locations[0], port=grpc_port))
+            # All three share this home (in the pods each has its own /run/dagster): the
+            # code server's start script makes the one private copy of the password file
+            # (`dagster api grpc` opens the instance at start), the others then use it;
+            # a second copy racing the first could truncate it under a connecting process.
+            location = SETTINGS.code_locations[0]
+            running.start("grpc", start_script(grpc_command(location, port=grpc_port), **copy))
             wait_for_grpc(grpc_port, running)
             started = time.monotonic()
-            running.start(
-                "webserver",
-                start_script(webserver_command(port=web_port, workspace=workspace), **copy),
-            )
+            running.start("webserver", webserver_command(port=web_port, workspace=workspace))
             url = f"http://127.0.0.1:{web_port}"
             wait_for_http(f"{url}/server_info", running)
             startup = time.monotonic() - started
-            # The webserver's start script made the private copy; a second copy racing it
-            # could truncate the file under a connecting webserver, so the daemon uses it.
             running.start("daemon", daemon_command(workspace=workspace))
             yield Served(home, cluster, running, url, startup)
 

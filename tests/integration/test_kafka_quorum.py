@@ -105,7 +105,7 @@ def test_prod_durability_settings_in_force(prod_kafka: KafkaCluster) -> None:
     # Topics created without a replication factor get the controllers' default of 3.
     name = f"check.default-rf-{uuid.uuid4().hex[:8]}"
     admin.create_topics([NewTopic(name, 1)])[name].result(60)
-    replicas = admin.list_topics(name, timeout=10).topics[name].partitions[0].replicas
+    replicas = prod_kafka.wait_for_topic(name, 1).partitions[0].replicas
     assert len(replicas) == 3
 
 

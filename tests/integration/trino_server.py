@@ -141,6 +141,16 @@ class TrinoServer:
             request_timeout=120,
         )
 
+    def info(self) -> dict[str, Any]:
+        """`GET /v1/info` over HTTPS (public: version, environment, starting)."""
+        import json
+        import ssl
+
+        context = ssl.create_default_context(cafile=str(self.certificate))
+        url = f"https://127.0.0.1:{self.https_port}/v1/info"
+        with urllib.request.urlopen(url, context=context, timeout=10) as response:
+            return json.loads(response.read())
+
     def query(self, user: str, sql: str) -> list[list[Any]]:
         """All rows of `sql` run as `user` (raises `trino.exceptions.TrinoUserError`)."""
         with contextlib.closing(self.connect(user)) as conn:
@@ -312,10 +322,12 @@ def _wait_started(server: TrinoServer, http_port: int, timeout: float) -> None:
             raise RuntimeError(
                 f"Trino exited with {server.process.returncode}:\n{_tail(server.log_file)}"
             )
-        with contextlib.suppress(OSError, urllib.error.URLError):
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if re.search(rb'"starting"\s*:\s*false', response.read()):
-                    return
+        with (
+            contextlib.suppress(OSError, urllib.error.URLError),
+            urllib.request.urlopen(url, timeout=2) as response,
+        ):
+            if re.search(rb'"starting"\s*:\s*false', response.read()):
+                return
         time.sleep(0.5)
     raise RuntimeError(f"Trino did not start within {timeout:.0f} s:\n{_tail(server.log_file)}")
 

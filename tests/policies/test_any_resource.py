@@ -237,3 +237,13 @@ def test_field_failure_11_minio_without_tls_on_the_real_prod_render(analyzer) ->
         "s3.endpoint=http://minio" in m
         for m in _fired(analyzer, render, "credentials-not-sent-over-http")
     )
+
+
+def test_a_load_balancer_restricted_to_private_ranges_is_not_public_exposure(evaluate) -> None:
+    """An admin load balancer admitting only the admin network (RFC 1918) passes in prod."""
+    stack = baseline()
+    spec = find(stack, "web-svc")["inputs"]["spec"]
+    spec.update(type="LoadBalancer", loadBalancerSourceRanges=["10.40.12.0/24", "fd00::/8"])
+    assert evaluate(stack).violations == []
+    spec["loadBalancerSourceRanges"] = ["0.0.0.0/0"]
+    assert {v.policy for v in evaluate(stack).violations} == {"service-external-exposure-allowed"}

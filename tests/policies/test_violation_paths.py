@@ -788,6 +788,14 @@ CASES = [
         "sets externalIPs 203.0.113.7",
     ),
     Case(
+        "service-lb-public-range",
+        "service-external-exposure-allowed",
+        lambda s: find(s, "web-svc")["inputs"]["spec"].update(
+            type="LoadBalancer", loadBalancerSourceRanges=["10.40.12.0/24", "203.0.113.0/24"]
+        ),
+        "type LoadBalancer admitting 203.0.113.0/24",
+    ),
+    Case(
         "service-node-port",
         "service-external-exposure-allowed",
         lambda s: find(s, "web-svc")["inputs"]["spec"].update(type="NodePort"),

@@ -19,6 +19,7 @@ import contextlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import psycopg2
 import psycopg2.extensions
@@ -47,10 +48,10 @@ def target() -> Iterator[Target]:
     if dsn:
         params = psycopg2.extensions.parse_dsn(dsn)
         yield Target(
-            host=os.environ.get("PG_HOST", params.get("host", "127.0.0.1")),
-            port=int(os.environ.get("PG_PORT", params.get("port", "5432"))),
+            host=os.environ.get("PG_HOST") or params.get("host") or "127.0.0.1",
+            port=int(os.environ.get("PG_PORT") or params.get("port") or "5432"),
             admin_dsn=dsn,
-            admin_user=params.get("user", "postgres"),
+            admin_user=params.get("user") or "postgres",
             expect_tls=os.environ.get("PG_EXPECT_TLS") == "1",
             backend=os.environ.get("TESTINFRA_HOST", "local://"),
         )
@@ -94,7 +95,7 @@ def query(conn: psycopg2.extensions.connection, sql: str) -> list[tuple]:
 
 
 def test_port_is_listening(target: Target) -> None:
-    host = testinfra.get_host(target.backend)
+    host: Any = testinfra.get_host(target.backend)  # modules are attached at run time
     address = "0.0.0.0" if target.host not in ("127.0.0.1", "localhost") else "127.0.0.1"
     listening = (
         host.socket(f"tcp://{address}:{target.port}").is_listening

@@ -20,7 +20,7 @@ from components.kafka_files import (
 )
 from components.kafka_settings import KAFKA_VERSION, KafkaMode, KafkaSettings
 from components.runtime.stack import Tier
-from tests.integration.kafka_server import stack_kafka_section, stack_kafka_settings
+from tests.support.kafka_stacks import stack_kafka_section, stack_kafka_settings
 
 REPO = Path(__file__).resolve().parents[2]
 TOPIC = {"name": "sales.orders", "partitions": 3, "classification": "internal", "owner": "sales"}
@@ -313,6 +313,7 @@ def test_floating_image_tag_is_refused() -> None:
     _refused(Tier.DEV, {"image": "apache/kafka:latest"}, "floating tag")
 
 
-def test_stack_sections_come_from_pulumi_files_first() -> None:
-    tier, section = stack_kafka_section("prod")
-    assert tier is Tier.PROD and "topics" in section
+def test_stack_tier_comes_from_the_stack_file() -> None:
+    for stack, tier in (("dev", Tier.DEV), ("test", Tier.TEST), ("prod", Tier.PROD)):
+        found, section = stack_kafka_section(stack)
+        assert found is tier and "topics" in section

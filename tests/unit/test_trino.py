@@ -1,5 +1,6 @@
 """The Trino component as each stack renders it: files parse and say what the config says,
-credentials travel only as secrets, workers and network paths follow the stack."""
+credentials travel only in secret files (never env), workers drain before they stop, and
+network paths follow the stack."""
 
 from __future__ import annotations
 
@@ -10,14 +11,24 @@ from typing import Any
 
 import pytest
 
-from components.trino import HEALTH_CHECK, TrinoSettings
+from components.trino import (
+    HEALTH_CHECK,
+    Login,
+    TrinoSettings,
+    render_coordinator_config,
+    render_lake_catalog,
+    render_warehouse_catalog,
+    render_worker_config,
+    termination_grace_seconds,
+)
 from components.trino_access import render_group_file, render_rules_json
 from infra.render import Render, kubernetes_objects
 from tests.conftest import KUBERNETES_STACKS, STACKS, cached_render, docker_files
 from tests.unit.test_config import raw_config
 
-ENV_REF = re.compile(r"^\$\{ENV:([A-Z0-9_]+)\}$")
-CREDENTIAL_KEYS = re.compile(r"(password|secret|access-key|connection-user|shared-secret)")
+CREDENTIAL_KEYS = re.compile(r"(password|secret|secret-key|access-key|connection-user)$")
+CATALOGS = {"/etc/trino-catalog/lake.properties", "/etc/trino-catalog/warehouse.properties"}
+SHARED_SECRET = "shared-secret-value"
 
 
 def settings(stack: str) -> TrinoSettings:
@@ -74,18 +85,24 @@ def rendered_files(stack: str, component: str = "coordinator") -> tuple[dict[str
     return plain, secret
 
 
-def secret_env_names(stack: str, component: str = "coordinator") -> set[str]:
-    """Names of env vars whose values come from secrets."""
-    render = cached_render(stack)
-    if stack == "dev":
-        # Docker secret env renders as "[secret]" entries: count them against the spec.
-        return set()
-    pod = _k8s(render, "Deployment", f"trino-{component}")["spec"]["template"]["spec"]
-    return {
-        e["name"]
-        for e in pod["containers"][0].get("env", [])
-        if "secretKeyRef" in e.get("valueFrom", {})
-    }
+def coordinator_config(stack: str) -> dict[str, str]:
+    """The coordinator's `config.properties` as the component renders it (a secret file
+    where it carries the shared secret, so it is rendered here with a stand-in value)."""
+    config = settings(stack)
+    secret = SHARED_SECRET if config.workers or stack != "dev" else None
+    discovery = rendered_discovery_uri(stack)
+    return parse_properties(
+        render_coordinator_config(config, discovery_uri=discovery, shared_secret=secret)
+    )
+
+
+def rendered_discovery_uri(stack: str) -> str:
+    """The discovery URI the runtime gives the coordinator's host."""
+    return (
+        "http://trino-coordinator:8080"
+        if stack == "dev"
+        else f"http://trino-coordinator.dp-{stack}.svc.cluster.local:8080"
+    )
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -120,18 +137,21 @@ def test_coordinator_files_follow_config(stack: str) -> None:
         "/etc/trino/rules.json",
         "/etc/trino/group-provider.properties",
         "/etc/trino/group.txt",
-        "/etc/trino-catalog/lake.properties",
-        "/etc/trino-catalog/warehouse.properties",
     }
     secure = stack != "dev"
     if secure:
         expected.add("/etc/trino/password-authenticator.properties")
+        expected.remove("/etc/trino/config.properties")  # carries the shared secret
     assert set(files) == expected
-    assert secret_files == (
-        {"/etc/trino/password.db", "/etc/trino/server.pem"} if secure else set()
+    assert secret_files == CATALOGS | (
+        {"/etc/trino/password.db", "/etc/trino/server.pem", "/etc/trino/config.properties"}
+        if secure
+        else set()
     )
 
-    props = parse_properties(files["/etc/trino/config.properties"])
+    props = coordinator_config(stack)
+    if not secure:
+        assert parse_properties(files["/etc/trino/config.properties"]) == props
     assert props["coordinator"] == "true"
     assert props["http-server.http.port"] == "8080"
     assert props["discovery.uri"].startswith("http://trino-coordinator")
@@ -143,9 +163,7 @@ def test_coordinator_files_follow_config(stack: str) -> None:
         assert props["http-server.https.port"] == "8443"
         assert props["http-server.https.keystore.path"] == "/etc/trino/server.pem"
         assert props["http-server.authentication.type"] == "PASSWORD"
-        assert (
-            props["internal-communication.shared-secret"] == "${ENV:TRINO_INTERNAL_SHARED_SECRET}"
-        )
+        assert props["internal-communication.shared-secret"] == SHARED_SECRET
         authenticator = parse_properties(files["/etc/trino/password-authenticator.properties"])
         assert authenticator == {
             "password-authenticator.name": "file",
@@ -170,9 +188,8 @@ def test_jvm_heap_is_sized_from_the_memory_limit(stack: str) -> None:
     assert xmx == f"-Xmx{int(int(limit[:-2]) * 1024 * 0.7)}M"
     assert "-agentpath:/usr/lib/trino/bin/libjvmkill.so" in jvm
     heap = int(xmx[4:-1])
-    per_node = int(
-        parse_properties(files["/etc/trino/config.properties"])["query.max-memory-per-node"][:-2]
-    )
+    assert "--add-modules=jdk.incubator.vector" in jvm  # Trino >= 477 needs the Vector API
+    per_node = int(coordinator_config(stack)["query.max-memory-per-node"][:-2])
     assert per_node <= heap * 0.3  # leaves Trino's default 30% heap headroom
 
 
@@ -193,47 +210,63 @@ def test_access_control_and_groups_are_rendered_from_the_policy(stack: str) -> N
     assert files["/etc/trino/group.txt"] == render_group_file(config.access)
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_catalogs_use_native_s3_jdbc_iceberg_and_env_credentials(stack: str) -> None:
-    files, _ = rendered_files(stack)
-    lake = parse_properties(files["/etc/trino-catalog/lake.properties"])
+def test_catalogs_use_native_s3_jdbc_iceberg_and_carry_their_credentials() -> None:
+    """The catalog files hold their credentials themselves (Trino has no file reference),
+    which is why the component ships them as secret files."""
+    lake = parse_properties(
+        render_lake_catalog(
+            jdbc_url="jdbc:postgresql://postgres-server:5432/iceberg?sslmode=require",
+            jdbc=Login(user="iceberg", password="lake-password"),
+            s3_endpoint="https://minio-server:9000",
+            s3=Login(user="access", password="s3-secret"),
+            path_style=True,
+            warehouse_dir="s3://dp-prod-gold/warehouse",
+            region="us-east-1",
+        )
+    )
     assert lake["connector.name"] == "iceberg"
     assert lake["iceberg.catalog.type"] == "jdbc"
     assert lake["iceberg.jdbc-catalog.catalog-name"] == "lake"
-    assert re.fullmatch(
-        r"jdbc:postgresql://postgres-server[a-z0-9.-]*:5432/iceberg(\?sslmode=require)?",
-        lake["iceberg.jdbc-catalog.connection-url"],
-    )
-    tls = raw_config(stack)["postgres"]["tls"]["required"]
-    assert lake["iceberg.jdbc-catalog.connection-url"].endswith("?sslmode=require") == tls
-    assert lake["iceberg.jdbc-catalog.default-warehouse-dir"] == f"s3://dp-{stack}-gold/warehouse"
-    assert lake["fs.s3.enabled"] == "true"
+    assert lake["iceberg.jdbc-catalog.default-warehouse-dir"] == "s3://dp-prod-gold/warehouse"
+    assert lake["fs.native-s3.enabled"] == "true"  # the name 476 and 483 both accept
     assert lake["s3.path-style-access"] == "true"
-    assert re.fullmatch(r"http://minio-server[a-z0-9.-]*:9000", lake["s3.endpoint"])
-    assert not [k for k in lake if k.startswith(("hive.s3", "fs.native-s3", "hive.metastore"))]
-    warehouse = parse_properties(files["/etc/trino-catalog/warehouse.properties"])
-    assert warehouse["connector.name"] == "postgresql"
-    assert re.fullmatch(
-        r"jdbc:postgresql://[a-z0-9.-]+:5432/warehouse(\?sslmode=require)?",
-        warehouse["connection-url"],
+    assert lake["s3.endpoint"] == "https://minio-server:9000"
+    assert lake["iceberg.jdbc-catalog.connection-password"] == "lake-password"
+    assert lake["s3.aws-secret-key"] == "s3-secret"
+    assert not [k for k in lake if k.startswith(("hive.s3", "hive.metastore"))]
+    warehouse = parse_properties(
+        render_warehouse_catalog(
+            jdbc_url="jdbc:postgresql://postgres-server:5432/warehouse",
+            jdbc=Login(user="trino", password="wh-password"),
+        )
     )
-    for catalog in (lake, warehouse):
-        for key, value in catalog.items():
-            if CREDENTIAL_KEYS.search(key):
-                assert ENV_REF.match(value), f"{key} must come from secret env, not the file"
+    assert warehouse["connector.name"] == "postgresql"
+    assert warehouse["connection-password"] == "wh-password"
+    assert warehouse["insert.non-transactional-insert.enabled"] == "true"
 
 
-@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
-def test_every_env_reference_is_a_secret_env_var(stack: str) -> None:
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_credential_travels_in_env_or_plain_files(stack: str) -> None:
+    """Every file with a credential key is a secret file, and no Trino container has env."""
     for component in ("coordinator", *(("worker",) if settings(stack).workers else ())):
-        files, _ = rendered_files(stack, component)
-        referenced = {
-            m.group(1)
-            for content in files.values()
-            for m in re.finditer(r"\$\{ENV:([A-Z0-9_]+)\}", content)
-        }
-        assert referenced
-        assert referenced <= secret_env_names(stack, component)
+        files, secret_files = rendered_files(stack, component)
+        assert secret_files >= CATALOGS
+        for path, content in files.items():
+            if path.endswith(".properties"):
+                leaked = [k for k in parse_properties(content) if CREDENTIAL_KEYS.search(k)]
+                assert leaked == [], f"{path} carries {leaked} in plain config"
+            assert "${ENV:" not in content
+        if stack == "dev":
+            [container] = [
+                c
+                for c in cached_render("dev").of_type("docker:index/container:Container")
+                if c["name"] == f"dp-dev-trino-{component}"
+            ]
+            assert not container["inputs"].get("envs")
+        else:
+            pod = _k8s(cached_render(stack), "Deployment", f"trino-{component}")
+            [container] = pod["spec"]["template"]["spec"]["containers"]
+            assert not container.get("env") and not container.get("envFrom")
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -252,16 +285,12 @@ def test_no_trino_credential_appears_in_plain_text(stack: str) -> None:
 
 
 @pytest.mark.parametrize("stack", KUBERNETES_STACKS)
-def test_secret_files_and_env_live_in_the_secret(stack: str) -> None:
+def test_secret_files_live_in_the_secret(stack: str) -> None:
     secret = _k8s(cached_render(stack), "Secret", "trino-coordinator-secrets")
     assert set(secret["stringData"]) == {
-        "env-trino-internal-shared-secret",
-        "env-trino-lake-jdbc-password",
-        "env-trino-lake-jdbc-user",
-        "env-trino-s3-access-key",
-        "env-trino-s3-secret-key",
-        "env-trino-warehouse-jdbc-password",
-        "env-trino-warehouse-jdbc-user",
+        "etc-trino-catalog-lake.properties",
+        "etc-trino-catalog-warehouse.properties",
+        "etc-trino-config.properties",
         "etc-trino-password.db",
         "etc-trino-server.pem",
     }
@@ -302,18 +331,24 @@ def test_dev_container_uses_the_image_health_check_and_loopback_port() -> None:
     ]
     assert inputs["user"] == "1000:1000"
     assert set(inputs["tmpfs"]) == {"/data/trino", "/tmp"}
-    assert inputs["envs"] == ["[secret]"] * 6  # S3 key pair and two JDBC logins, all secret
+    assert not inputs.get("envs")  # credentials are in the secret catalog files
 
 
 @pytest.mark.parametrize("stack", KUBERNETES_STACKS)
-def test_kubernetes_pods_probe_v1_info_and_run_as_trino(stack: str) -> None:
+def test_kubernetes_pods_probe_with_the_health_check_and_run_as_trino(stack: str) -> None:
+    """Field failure 10: GET /v1/info answers 200 while Trino is still starting, so the
+    probes run the image's health check (it waits for `"starting": false`), and a startup
+    probe covers the slow start."""
     for name in ("trino-coordinator", *(("trino-worker",) if settings(stack).workers else ())):
         deployment = _k8s(cached_render(stack), "Deployment", name)
         pod = deployment["spec"]["template"]["spec"]
         [container] = pod["containers"]
         assert container["image"] == settings(stack).image == "trinodb/trino:483"
-        for probe in ("readinessProbe", "livenessProbe"):
-            assert container[probe]["httpGet"] == {"path": "/v1/info", "port": 8080}
+        for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+            assert container[probe]["exec"] == {"command": [HEALTH_CHECK]}, probe
+            assert "httpGet" not in container[probe]
+        startup = container["startupProbe"]
+        assert startup["periodSeconds"] * startup["failureThreshold"] >= 180
         assert pod["securityContext"]["runAsUser"] == 1000
         mounts = {m["mountPath"] for m in container["volumeMounts"]}
         assert {"/etc/trino", "/etc/trino-catalog", "/data/trino", "/tmp"} <= mounts
@@ -333,19 +368,39 @@ def test_prod_runs_workers_and_a_single_coordinator() -> None:
     assert worker["spec"]["replicas"] == config.workers.replicas
     assert _k8s(render, "PodDisruptionBudget", "trino-worker")["spec"]["maxUnavailable"] == 1
     files, secret_files = rendered_files("prod", "worker")
-    props = parse_properties(files["/etc/trino/config.properties"])
-    assert props["coordinator"] == "false"
-    assert props["discovery.uri"] == "http://trino-coordinator.dp-prod.svc.cluster.local:8080"
-    assert props["internal-communication.shared-secret"] == "${ENV:TRINO_INTERNAL_SHARED_SECRET}"
-    assert props["query.max-memory-per-node"] == f"{config.workers.query_memory_mib}MB"
-    assert not secret_files
-    assert "/etc/trino/rules.json" not in files  # access control runs on the coordinator
-    assert (
-        files["/etc/trino-catalog/lake.properties"]
-        == rendered_files("prod")[0]["/etc/trino-catalog/lake.properties"]
+    props = parse_properties(
+        render_worker_config(
+            config,
+            config.workers,
+            discovery_uri=rendered_discovery_uri("prod"),
+            shared_secret=SHARED_SECRET,
+        )
     )
+    assert props["coordinator"] == "false"
+    assert props["internal-communication.shared-secret"] == SHARED_SECRET
+    assert props["query.max-memory-per-node"] == f"{config.workers.query_memory_mib}MB"
+    assert props["shutdown.grace-period"] == f"{config.shutdown_grace_seconds}s"
+    assert secret_files == CATALOGS | {"/etc/trino/config.properties"}
+    assert "/etc/trino/rules.json" not in files  # access control runs on the coordinator
     jvm = files["/etc/trino/jvm.config"]
     assert f"-Xmx{config.workers.heap_mib}M" in jvm.splitlines()
+
+
+def test_prod_workers_drain_before_they_stop() -> None:
+    """Field failure 10: a worker's pre-stop hook asks it to shut down gracefully and waits;
+    Kubernetes waits longer than the two `shutdown.grace-period` waits of the drain."""
+    config = settings("prod")
+    pod = _k8s(cached_render("prod"), "Deployment", "trino-worker")["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    command = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert command[:2] == ["/bin/sh", "-c"]
+    assert (
+        "PUT" in command[2] and '"SHUTTING_DOWN"' in command[2] and "/v1/info/state" in command[2]
+    )
+    assert pod["terminationGracePeriodSeconds"] == termination_grace_seconds(config)
+    assert pod["terminationGracePeriodSeconds"] > 2 * config.shutdown_grace_seconds
+    coordinator = _k8s(cached_render("prod"), "Deployment", "trino-coordinator")
+    assert "lifecycle" not in coordinator["spec"]["template"]["spec"]["containers"][0]
 
 
 @pytest.mark.parametrize("stack", ["dev", "test"])

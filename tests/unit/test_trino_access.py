@@ -68,7 +68,7 @@ def test_pii_column_without_mask_is_refused() -> None:
         raw,
         r"lake\.gold\.customers: PII column 'email' has no mask for non-privileged groups "
         r"\(would be shown in clear to \['analysts-emea', 'analysts-amer', 'engineers', "
-        r"'admins', 'pipelines', 'bi-tools'\]\)",
+        r"'bi-tools'\]\)",
     )
 
 
@@ -271,7 +271,7 @@ def test_rules_json_is_deterministic_and_ends_every_list_with_a_deny_all(stack: 
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_every_pii_column_is_masked_for_every_group_but_stewards(stack: str) -> None:
+def test_every_pii_column_is_masked_for_every_group_but_stewards_and_writers(stack: str) -> None:
     access, evaluator = policy(stack), rules(stack)
     checked_stewards = 0
     for table in access.classified_tables:
@@ -281,8 +281,9 @@ def test_every_pii_column_is_masked_for_every_group_but_stewards(stack: str) -> 
                 # the model and the evaluator agree on who may read the table
                 assert "SELECT" not in access.privileges_of(group, table)
                 continue
+            writes = set(decision.privileges) & {"INSERT", "UPDATE", "DELETE"}
             for column in table.pii:
-                if role in CLEAR_PII_ROLES:
+                if role in CLEAR_PII_ROLES or writes:
                     assert column.name not in decision.masks, (identity, table.qualified)
                     checked_stewards += 1
                 else:
@@ -318,14 +319,18 @@ def test_analysts_see_masked_email_and_only_their_region(stack: str) -> None:
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_nothing_grants_system_to_analysts(stack: str) -> None:
+def test_analysts_get_system_metadata_only(stack: str) -> None:
+    """Field failure 7: analysts browse `system.jdbc`/`system.metadata` (read-only) and
+    nothing else of `system`."""
     access, evaluator = policy(stack), rules(stack)
     for identity, role, _ in identities(access):
         if role is not Role.ANALYST:
             continue
-        assert evaluator.catalog_access(identity, "system") == "none"
-        for schema, table in (("runtime", "nodes"), ("runtime", "queries"), ("jdbc", "tables")):
+        assert evaluator.catalog_access(identity, "system") == "read-only"
+        for schema, table in (("runtime", "nodes"), ("runtime", "queries"), ("runtime", "tasks")):
             assert evaluator.table(identity, "system", schema, table).privileges == frozenset()
+        for schema, table in (("jdbc", "tables"), ("jdbc", "columns"), ("metadata", "catalogs")):
+            assert evaluator.table(identity, "system", schema, table).privileges == {"SELECT"}
         assert not evaluator.system_session_property(identity, "query_max_memory")
     admin = Identity(user="platform-admin", groups=frozenset({"admins"}))
     assert evaluator.catalog_access(admin, "system") == "all"
@@ -396,8 +401,74 @@ def test_group_file_lists_every_group_in_config_order() -> None:
 def test_specific_pii_rules_come_before_the_general_rules() -> None:
     document = rules_document(policy("prod"))
     tables = document["tables"]
+    assert tables[0]["catalog"] == "system"  # the metadata rule for every reader
     first_general = next(
-        i for i, r in enumerate(tables) if "|" in r.get("group", "") or r["table"] == ".*"
+        i
+        for i, r in enumerate(tables)
+        if i > 0 and ("|" in r.get("group", "") or r["table"] == ".*")
     )
-    assert all(r["table"] != ".*" for r in tables[:first_general])
+    assert all(r["table"] != ".*" for r in tables[1:first_general])
     assert all("columns" not in r and "filter" not in r for r in tables[first_general:])
+
+
+# --- field failure 1: writers and masks ------------------------------------------------
+
+
+def _writes(rule: dict[str, Any]) -> set[str]:
+    return set(rule.get("privileges", ())) & {"INSERT", "UPDATE", "DELETE"}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_rule_gives_writes_with_masks_or_updates_with_a_filter(stack: str) -> None:
+    """Field failure 1 (prod: pipelines and admins had writes plus masks on
+    lake.gold.customers): Trino refuses writes where the user has a mask, so no generated
+    rule may carry both. Failed before the fix on the prod, test and dev rules."""
+    for rule in rules_document(policy(stack))["tables"]:
+        if _writes(rule):
+            assert "columns" not in rule, rule
+        if "UPDATE" in rule.get("privileges", ()):
+            assert "filter" not in rule, rule
+
+
+def test_prod_pipelines_and_admins_write_customers_unmasked() -> None:
+    evaluator = rules("prod")
+    for user, group in (("svc-dagster", "pipelines"), ("platform-admin", "admins")):
+        identity = Identity(user=user, groups=frozenset({group}))
+        for schema in ("gold", "silver"):
+            decision = evaluator.table(identity, "lake", schema, "customers")
+            assert {"INSERT", "UPDATE", "DELETE"} <= decision.privileges
+            assert decision.masks == {}
+
+
+def test_row_filter_for_a_group_that_updates_is_refused() -> None:
+    raw = access_raw("prod")
+    raw["classifiedTables"][0]["rowFilters"].append(
+        {"groups": ["pipelines"], "filter": "region = 'EMEA'"}
+    )
+    _invalid(
+        raw,
+        r"lake\.gold\.customers: group 'pipelines' has a row filter and UPDATE on the table; "
+        r"Trino refuses UPDATE and MERGE",
+    )
+
+
+# --- field failure 7: metadata for readers ----------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_group_reads_system_jdbc_and_metadata(stack: str) -> None:
+    """Field failure 7: before the fix every group, admins included, was denied
+    `system.jdbc`, so JDBC clients could not list tables."""
+    access, evaluator = policy(stack), rules(stack)
+    for identity, _, _ in identities(access):
+        assert evaluator.catalog_access(identity, "system") in ("read-only", "all")
+        assert "SELECT" in evaluator.table(identity, "system", "jdbc", "tables").privileges
+        assert "SELECT" in evaluator.table(identity, "system", "metadata", "catalogs").privileges
+
+
+def test_metadata_rules_name_their_groups() -> None:
+    """The generated rules hand `system` to named groups, never to everyone."""
+    document = rules_document(policy("prod"))
+    generated = [r for r in document["catalogs"] if r.get("catalog") == "system"]
+    assert generated and all(r.get("group") for r in generated)
+    assert document["tables"][0]["group"]

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.runtime import labels
-from components.runtime.base import DeployedWorkload, Runtime, content_hash
+from components.runtime.base import AdminAddress, DeployedWorkload, Runtime, content_hash
 from components.runtime.docker import containers
 from components.runtime.docker.files import files_volume
 from components.runtime.docker.placement import Placement
@@ -16,7 +16,7 @@ from components.runtime.docker.settings import DockerSettings
 from components.runtime.docker.volumes import data_volumes
 from components.runtime.schedule import sleep_loop
 from components.runtime.stack import StackSettings
-from components.runtime.workload import Workload, WorkloadIdentity, WorkloadKind
+from components.runtime.workload import Port, Workload, WorkloadIdentity, WorkloadKind
 
 LOOPBACK = "127.0.0.1"
 WAIT_TIMEOUT_SECONDS = 300
@@ -117,6 +117,21 @@ class DockerRuntime(Runtime):
             resources=(container,),
         )
 
+    def control_plane_address(
+        self,
+        workload: Workload,
+        deployed: DeployedWorkload,
+        *,
+        port_name: str,
+        parent: pulumi.Resource,
+    ) -> AdminAddress:
+        """The admin port as published on loopback, where `pulumi up` runs beside the engine."""
+        port = _admin_port(workload, port_name)
+        assert port.admin_host_port is not None
+        return AdminAddress(
+            host=LOOPBACK, port=port.admin_host_port, ready=tuple(deployed.resources)
+        )
+
     def _run_arguments(self, place: Placement) -> dict[str, Any]:
         """How the container runs: a server, a one-shot job, or a scheduled loop."""
         workload = place.workload
@@ -195,3 +210,11 @@ class DockerRuntime(Runtime):
             labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in place.labels.items()],
             opts=place.options(depends_on=[self.network, *after]),
         )
+
+
+def _admin_port(workload: Workload, port_name: str) -> Port:
+    """The named admin port of a workload; KeyError when it has none of that name."""
+    for port in workload.ports:
+        if port.name == port_name and port.admin_host_port is not None:
+            return port
+    raise KeyError(f"workload {workload.identity.name} has no admin port {port_name!r}")

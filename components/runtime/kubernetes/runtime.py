@@ -6,7 +6,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.runtime import labels
-from components.runtime.base import DeployedWorkload, Runtime
+from components.runtime.base import AdminAddress, DeployedWorkload, Runtime
 from components.runtime.kubernetes import controllers, files, identity, network, services
 from components.runtime.kubernetes.placement import Placement
 from components.runtime.kubernetes.settings import KubernetesSettings
@@ -119,6 +119,33 @@ class KubernetesRuntime(Runtime):
             identity=workload.identity,
             internal=self.endpoints(workload.identity, workload.ports),
             resources=tuple(resources),
+        )
+
+    def control_plane_address(
+        self,
+        workload: Workload,
+        deployed: DeployedWorkload,
+        *,
+        port_name: str,
+        parent: pulumi.Resource,
+    ) -> AdminAddress:
+        """An internal load balancer to the admin port; its address is the provider's host."""
+        port = next(
+            (p for p in workload.ports if p.name == port_name and p.admin_host_port is not None),
+            None,
+        )
+        if port is None:
+            raise KeyError(f"workload {workload.identity.name} has no admin port {port_name!r}")
+        service = services.admin_service(
+            self._place(workload, parent),
+            port=port,
+            source_ranges=self.settings.admin_cidrs,
+            annotations=self.settings.admin_load_balancer_annotations,
+        )
+        return AdminAddress(
+            host=services.load_balancer_host(service),
+            port=port.container_port,
+            ready=(*deployed.resources, service),
         )
 
     def service(
