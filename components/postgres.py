@@ -27,10 +27,12 @@ from components.common import (
     image_version,
 )
 from components.postgres_access import (
+    ADMIN_DATABASE,
     AccessPlan,
     AccessSettings,
     access_plan,
     declare_plan,
+    ident,
     scram_salt,
     scram_sha256_verifier,
 )
@@ -136,6 +138,15 @@ class PostgresSettings(SettingsModel):
         )
 
 
+def admin_role_settings(settings: PostgresSettings) -> list[str]:
+    """Statements applied to the admin role on every start: its failed statements are not
+    echoed to the log (`log_min_error_statement = panic`), so a password typed in clear
+    text into a failing CREATE/ALTER ROLE by a person never reaches it. The platform
+    itself sends only SCRAM verifiers; pgaudit still audits what the admin runs, and the
+    ERROR line (without the statement) is still logged."""
+    return [f"ALTER ROLE {ident(settings.admin_user)} SET log_min_error_statement = 'panic';"]
+
+
 def _require_file(path: str, what: str) -> list[str]:
     """Shell lines that stop the container, naming `path`, unless it exists and holds more
     than whitespace (grep is in every Debian-based image, CNPG's included)."""
@@ -161,12 +172,12 @@ def start_script(settings: PostgresSettings) -> str:
        volumes deliver it with the volume's mode and owner (Kubernetes projected 0440,
        Docker uploads 0444), and PostgreSQL refuses a key that others may read
        (be-secure-common.c: at most 0600 if the server owns it, 0640 if root does).
-    Then `exec postgres` with the rendered configuration.
+    5. Apply `admin_role_settings` in single-user mode (idempotent, before any client
+       can connect), then `exec postgres` with the rendered configuration.
     """
     lines = ["set -eu", *_require_file(PASSWORD_FILE, "superuser password file")]
     if settings.tls.required:
-        lines += _require_file(KEY_SOURCE, "TLS key file")
-        lines += _require_file(CERT_FILE, "TLS certificate file")
+        lines += _require_file(KEY_SOURCE, "TLS key file")  # the server checks the cert
     lines += [
         'if [ ! -s "$PGDATA/PG_VERSION" ]; then',
         f'  initdb -D "$PGDATA" --username={settings.admin_user} --pwfile={PASSWORD_FILE}'
@@ -177,7 +188,13 @@ def start_script(settings: PostgresSettings) -> str:
     ]
     if settings.tls.required:
         lines.append(f"install -m 0600 {KEY_SOURCE} {KEY_FILE}")
-    lines.append(f'exec postgres -D "$PGDATA" -c config_file={CONFIG_DIR}/postgresql.conf')
+    options = f'-D "$PGDATA" -c config_file={CONFIG_DIR}/postgresql.conf'
+    lines += [
+        f"postgres --single {options} {ADMIN_DATABASE} >/dev/null <<'SQL'",
+        *admin_role_settings(settings),
+        "SQL",
+        f"exec postgres {options}",
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 
-from components.postgres import PostgresSettings
+from components.postgres import PostgresSettings, admin_role_settings
 from components.postgres_access import access_plan, scram_salt, scram_sha256_verifier
 from components.postgres_server_config import ServerPaths
 from infra.render import load_stack_config
@@ -236,6 +236,7 @@ def running_cluster(stack: str, *, apply_plan: bool = True) -> Iterator[Cluster]
         admin_password=admin_password,
     )
     try:
+        apply_admin_role_settings(cluster)
         if apply_plan:
             apply_access_plan(cluster)
         yield cluster
@@ -247,6 +248,14 @@ def running_cluster(stack: str, *, apply_plan: bool = True) -> Iterator[Cluster]
         )
         if os.environ.get("KEEP_PG_CLUSTER") != "1":
             shutil.rmtree(directory, ignore_errors=True)
+
+
+def apply_admin_role_settings(cluster: Cluster) -> None:
+    """What the start script applies to the admin role in single-user mode before
+    `exec postgres` (tests/integration/test_postgres_start_script.py runs the script)."""
+    with contextlib.closing(cluster.admin()) as conn, conn.cursor() as cur:
+        for statement in admin_role_settings(cluster.settings):
+            cur.execute(statement)
 
 
 def apply_access_plan(cluster: Cluster) -> None:
@@ -368,6 +377,7 @@ def localised_start_script(files: ContainerFiles, script: str) -> str:
         if container not in script:
             raise AssertionError(f"start script no longer contains {container!r}")
         script = script.replace(container, local)
+    script = script.replace("postgres --single ", f"{PG_BIN / 'postgres'} --single ")
     return script.replace(component.SOCKET_DIR, str(files.root / "run"))
 
 
@@ -379,6 +389,7 @@ class StartResult:
     exit_code: int | None
     output: str
     pgdata_mode: int | None
+    admin_log_min_error_statement: str | None = None
 
 
 def run_start_script(files: ContainerFiles, script: str, *, timeout: float = 60.0) -> StartResult:
@@ -401,9 +412,10 @@ def run_start_script(files: ContainerFiles, script: str, *, timeout: float = 60.
             ready = True
             break
         time.sleep(0.2)
+    admin_errors = None
     try:
         if ready:
-            _check_login(files)
+            admin_errors = _check_login(files)
     finally:
         if process.poll() is None:
             pid = int((files.pgdata / "postmaster.pid").read_text().split()[0])
@@ -411,10 +423,12 @@ def run_start_script(files: ContainerFiles, script: str, *, timeout: float = 60.
             process.wait(timeout)
     mode = files.pgdata.stat().st_mode & 0o7777 if files.pgdata.exists() else None
     code = None if ready else process.returncode
-    return StartResult(ready, code, log.read_text(errors="replace"), mode)
+    return StartResult(ready, code, log.read_text(errors="replace"), mode, admin_errors)
 
 
-def _check_login(files: ContainerFiles) -> None:
+def _check_login(files: ContainerFiles) -> str:
+    """Log in as the superuser with the secret file's password (TLS as the stack says);
+    the admin session's log_min_error_statement."""
     dsn = (
         f"host=127.0.0.1 port={files.port} user={files.settings.admin_user} dbname=postgres "
         f"password={files.password()} connect_timeout=5 "
@@ -422,5 +436,8 @@ def _check_login(files: ContainerFiles) -> None:
     )
     with contextlib.closing(psycopg2.connect(dsn)) as conn, conn.cursor() as cur:
         cur.execute("SHOW ssl")
-        row = cur.fetchone()
-    assert row == ("on" if files.settings.tls.required else "off",)
+        ssl = cur.fetchone()
+        cur.execute("SHOW log_min_error_statement")
+        admin_errors = cur.fetchone()
+    assert ssl == ("on" if files.settings.tls.required else "off",)
+    return str(admin_errors[0]) if admin_errors else ""

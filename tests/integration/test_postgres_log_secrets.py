@@ -2,7 +2,8 @@
 
 Field failure 4: a failed CREATE/ALTER ROLE ... PASSWORD printed the clear-text password
 on the `STATEMENT:` line (pgaudit redacts only its own line). Role passwords now travel
-as SCRAM verifiers, so no log path ever sees one.
+as SCRAM verifiers, so no log path ever sees one; and the admin role's failed statements
+are not echoed, for passwords people type.
 Field failure 5: slow extended-protocol statements logged their bind parameters
 (`DETAIL: parameters: $1 = ...`) although pgaudit.log_parameter is off in prod.
 """
@@ -38,18 +39,35 @@ def test_role_creation_logs_no_password(pg: Cluster) -> None:
     assert "PASSWORD <REDACTED>" in line
 
 
-def test_failed_role_statements_log_no_password(pg: Cluster) -> None:
-    """A retried create (the role exists) fails; the server logs the failing statement."""
+def test_failed_role_statements_log_only_verifiers(pg: Cluster) -> None:
+    """The plan's CREATE ROLEs, retried (the roles exist), fail; even with the server
+    echoing failed statements (the admin's `panic` lifted for this session), the log
+    holds their SCRAM verifiers, never a password."""
     plan = access_plan(pg.settings.access)
     logins = [spec for spec in plan.of_type(RoleSpec) if spec.login]
     with contextlib.closing(pg.admin()) as conn, conn.cursor() as cur:
+        cur.execute("SET log_min_error_statement = 'error'")
         for spec in logins:
             with pytest.raises(psycopg2.errors.DuplicateObject):
                 cur.execute(spec.sql(pg.verifiers())[0])
     statement = pg.wait_for_log("STATEMENT:", f'CREATE ROLE "{logins[-1].name}"')
-    assert "SCRAM-SHA-256$" in statement  # what was logged is the verifier
+    assert "SCRAM-SHA-256$" in statement
     assert not secrets_in_log(pg)
     pg.connect(logins[-1].name, "postgres").close()  # and the password still logs in
+
+
+def test_a_clear_text_password_typed_by_the_admin_is_not_echoed(pg: Cluster) -> None:
+    """The field case as a person would hit it: a failing CREATE ROLE with a clear-text
+    password, run as the admin. The error is logged, the statement is not."""
+    secret = f"Rotated-Pw-{uuid.uuid4().hex[:8]}"
+    with contextlib.closing(pg.admin()) as conn, conn.cursor() as cur:
+        cur.execute(f"ALTER ROLE trino PASSWORD '{secret}'")  # pgaudit: <REDACTED>
+        with pytest.raises(psycopg2.errors.DuplicateObject):
+            cur.execute(f"CREATE ROLE trino LOGIN PASSWORD '{secret}'")
+        cur.execute(f"ALTER ROLE trino PASSWORD '{pg.verifiers()['trino']}'")  # restore
+    pg.wait_for_log("ERROR:", 'role "trino" already exists')
+    pg.wait_for_log("AUDIT: SESSION", "ALTER ROLE trino PASSWORD <REDACTED>")
+    assert not [line for line in pg.log_text().splitlines() if secret in line]
 
 
 def test_server_log_settings_keep_statements_out(pg: Cluster) -> None:

@@ -63,6 +63,14 @@ def test_server_restarts_after_the_volume_is_remounted(files: ContainerFiles) ->
     assert run_start_script(files, script(files)).ready  # and again: every remount
 
 
+def test_admin_role_settings_are_applied_on_every_start(files: ContainerFiles) -> None:
+    """The admin's failed statements are not echoed to the log (field failure 4, for
+    passwords people type), from the first start on."""
+    first = run_start_script(files, script(files))
+    assert first.ready and first.admin_log_min_error_statement == "panic", first.output
+    assert run_start_script(files, script(files)).admin_log_min_error_statement == "panic"
+
+
 def test_tls_key_from_a_world_readable_upload_is_accepted(files: ContainerFiles) -> None:
     """Docker uploads secret files 0444; the script hands the server a private copy."""
     (files.secrets / "tls.key").chmod(0o444)

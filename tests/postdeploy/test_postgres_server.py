@@ -182,3 +182,9 @@ def test_data_directory_is_private(admin: psycopg2.extensions.connection) -> Non
     """Field failure 3: the running server's data directory is 0700 (or 0750)."""
     [(mode,)] = query(admin, "SHOW data_directory_mode")
     assert mode in ("0700", "0750")
+
+
+def test_admin_failed_statements_are_not_echoed(admin: psycopg2.extensions.connection) -> None:
+    """The start script's admin role setting: a password typed into a failing statement
+    by a person stays out of the log."""
+    assert query(admin, "SHOW log_min_error_statement") == [("panic",)]

@@ -52,13 +52,6 @@ def test_minio_serves_tls_outside_dev(stack: str) -> None:
     assert "--certs-dir" in container["args"]
     [provider] = render.of_type("pulumi:providers:minio")
     assert provider["inputs"]["minioSsl"] == "true"
-    lake = next(
-        r
-        for r in render.of_type("kubernetes:core/v1:ConfigMap")
-        if "trino-coordinator" in r["name"]
-    )
-    catalogs = [v for k, v in lake["inputs"]["data"].items() if k.endswith("lake.properties")]
-    assert catalogs and all("s3.endpoint=https://" in c for c in catalogs)
 
 
 @pytest.mark.parametrize("stack", ("test", "prod"))

@@ -237,11 +237,8 @@ def test_diff_command_compares_two_stacks(
     assert main(["diff", str(out), "prod", "--json"]) == 0
     changes = json.loads(capsys.readouterr().out)
     assert changes["from"] == "test" and changes["to"] == "prod"
-    # prod admits its admin network to the MinIO API; test reaches it by port-forward only.
-    assert (
-        "kubernetes:networking.k8s.io/v1:NetworkPolicy::minio-server-admin-ingress"
-        in changes["added"]
-    )
+    # prod runs Trino workers, which test does not.
+    assert "kubernetes:apps/v1:Deployment::trino-worker" in changes["added"]
     assert changes["removed"] == []
     bucket = changes["changed"]["minio:index/s3Bucket:S3Bucket::minio-bucket-audit"]
     assert "inputs.objectLocking" in bucket and "options.protect" in bucket

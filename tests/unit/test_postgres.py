@@ -250,6 +250,11 @@ def test_start_script_checks_secrets_then_tightens_pgdata(stack: str) -> None:
     assert first_check < initdb < chmod < len(lines) - 1
     assert lines[initdb - 1].startswith("if ") and lines[chmod - 1] == "fi"  # not in the if
     assert lines[-1].startswith("exec postgres")
+    single = next(i for i, x in enumerate(lines) if x.startswith("postgres --single "))
+    assert chmod < single and lines[single + 1 : single + 3] == [
+        "ALTER ROLE \"postgres\" SET log_min_error_statement = 'panic';",
+        "SQL",
+    ]
     assert set(re.findall(r"\$\{?(\w+)", "\n".join(lines))) == {"PGDATA"}  # no env secret
 
 

@@ -107,26 +107,27 @@ def test_no_generated_secret_appears_in_plain_text(stack: str) -> None:
 
 
 @pytest.mark.parametrize("stack", KUBERNETES_STACKS)
-def test_kubernetes_secret_env_comes_from_secret_refs(stack: str) -> None:
+def test_kubernetes_secrets_reach_pods_as_files_only(stack: str) -> None:
+    """Secrets live in Secrets and reach containers as mounted files, never through env."""
     for obj in kubernetes_objects(cached_render(stack)):
         if obj["kind"] == "Secret":
             assert set(obj["stringData"].values()) == {"[secret]"}
         if obj["kind"] == "ConfigMap":
             assert "[secret]" not in json.dumps(obj)
         if obj["kind"] in WORKLOAD_KINDS:
-            for container in obj["spec"]["template"]["spec"]["containers"]:
+            pod = obj["spec"]["template"]["spec"]
+            for container in [*pod.get("initContainers", []), *pod["containers"]]:
                 for env in container.get("env", []):
-                    if re.search(r"PASSWORD|SECRET|USER|TOKEN|KEY", env["name"]):
-                        assert "valueFrom" in env, env
+                    assert "valueFrom" not in env, env
+                    if re.search(r"PASSWORD|SECRET|TOKEN", env["name"]):
+                        assert env["name"].endswith("_FILE") or env["value"].startswith("/"), env
 
 
-def test_docker_secret_env_is_secret() -> None:
-    containers = docker_servers(cached_render("dev"))
-    # Some servers (PostgreSQL) take their secrets as files only; none has a plain one.
-    assert any("[secret]" in c["inputs"]["envs"] for c in containers)
-    for container in containers:
-        plain = [e for e in container["inputs"]["envs"] if e != "[secret]"]
-        assert not [e for e in plain if re.match(r"[A-Z_]*(PASSWORD|SECRET)[A-Z_]*=", e)]
+def test_docker_servers_get_no_secret_in_env() -> None:
+    for container in docker_servers(cached_render("dev")):
+        envs = container["inputs"].get("envs", [])
+        assert "[secret]" not in envs, container["name"]
+        assert not [e for e in envs if re.match(r"[A-Z_]*(PASSWORD|SECRET)[A-Z_]*=[^/]", e)]
 
 
 @pytest.mark.parametrize("stack", KUBERNETES_STACKS)
@@ -385,6 +386,7 @@ def test_docker_files_reach_read_only_servers_through_a_never_started_carrier() 
     containers = {c["name"]: c for c in render.of_type("docker:index/container:Container")}
     carriers = [c for name, c in containers.items() if name.endswith("-files")]
     assert {c["name"] for c in carriers} == {
+        "dp-dev-minio-server-files",
         "dp-dev-postgres-server-files",
         "dp-dev-trino-coordinator-files",
     }
