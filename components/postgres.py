@@ -11,6 +11,7 @@ login per database, service logins, databases, schemas, grants and default privi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Self
 
 import pulumi
@@ -225,6 +226,7 @@ class Postgres(pulumi.ComponentResource):
     superuser_password: pulumi.Output[str]
     plan: AccessPlan
     databases: tuple[str, ...]
+    plan_resources: dict[str, pulumi.Resource]
 
     def __init__(
         self,
@@ -250,23 +252,26 @@ class Postgres(pulumi.ComponentResource):
             service="postgres", component="server", version=image_version(settings.image)
         )
         certificate = self._certificate(name, settings, runtime, identity, admin)
-        deployed = runtime.deploy(
-            self._workload(identity, settings, admin, certificate), parent=self
-        )
+        workload = self._workload(identity, settings, admin, certificate)
+        deployed = runtime.deploy(workload, parent=self)
         self.endpoint = deployed.endpoint("postgres")
+        # Reached from where `pulumi up` runs, through a way in the same deploy creates.
+        address = runtime.control_plane_address(
+            workload, deployed, port_name="postgres", parent=self
+        )
         provider = postgresql.Provider(
             f"{name}-provider",
-            host=admin.host,
-            port=admin.port,
+            host=address.host,
+            port=address.port,
             username=settings.admin_user,
             password=self.superuser_password,
             database="postgres",
             sslmode="require" if (admin.tls or settings.tls.required) else "disable",
             superuser=True,
             connect_timeout=30,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(deployed.resources)),
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        declare_plan(
+        self.plan_resources = declare_plan(
             name,
             self.plan,
             verifiers={
@@ -276,6 +281,7 @@ class Postgres(pulumi.ComponentResource):
             provider=provider,
             parent=self,
             protect=stack.is_prod,
+            after=address.ready,
         )
         self.register_outputs(
             {
@@ -362,6 +368,20 @@ class Postgres(pulumi.ComponentResource):
         if database not in self.databases:
             raise KeyError(f"no database {database!r} declared")
         return database, self._passwords[database]
+
+    def ready_for(
+        self, *, databases: Sequence[str], logins: Sequence[str]
+    ) -> list[pulumi.Resource]:
+        """What a consumer must wait for before it starts: its login roles and databases.
+
+        Grants are not among them: a consumer can start before they exist (it connects on
+        use), and waiting for them would lengthen the deploy graph for nothing.
+        Raises KeyError for a database or login this server does not declare.
+        """
+        keys = [f"role-{login}" for login in logins]
+        keys += [f"role-{database}" for database in databases]
+        keys += [f"db-{database}" for database in databases]
+        return [self.plan_resources[key] for key in dict.fromkeys(keys)]
 
     def login_credentials(self, login: str) -> tuple[str, pulumi.Output[str]]:
         """Role name and (secret) password of a declared service login."""

@@ -24,7 +24,7 @@ import base64
 import hashlib
 import hmac
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Annotated, Self, TypeVar
@@ -501,8 +501,13 @@ def declare_plan(
     provider: pulumi.ProviderResource,
     parent: pulumi.Resource,
     protect: bool,
+    after: Sequence[pulumi.Resource] = (),
 ) -> dict[str, pulumi.Resource]:
     """Declare every spec as a pulumi-postgresql resource, children of `parent`.
+
+    Every resource also waits for `after`: the server and the way in to it (the
+    provider connects lazily, so it need not wait itself). Returns the resources by
+    `spec_name`, so consumers can wait for exactly the ones they use.
 
     `verifiers` maps each login to the SCRAM verifier of its password (secret Outputs);
     a value that is not a verifier fails the deployment instead of reaching the server.
@@ -511,7 +516,7 @@ def declare_plan(
     schemas before grants). Databases and schemas are protected when `protect` is set;
     grants are replaced delete-first (a create-then-delete replacement drops the grant).
     """
-    base = pulumi.ResourceOptions(parent=parent, provider=provider)
+    base = pulumi.ResourceOptions(parent=parent, provider=provider, depends_on=list(after))
     roles: dict[str, pulumi.Resource] = {}
     databases: dict[str, pulumi.Resource] = {}
     schemas: dict[tuple[str, str], pulumi.Resource] = {}

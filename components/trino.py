@@ -223,8 +223,38 @@ def render_properties(values: dict[str, str]) -> str:
     return "".join(f"{key}={value}\n" for key, value in values.items())
 
 
-def render_jvm_config(node: NodeSettings) -> str:
-    """JVM options: the image's defaults with a heap sized from the memory limit."""
+S3_CA_FILE = f"{CONFIG_DIR}/s3-ca.pem"
+"""The certificate the S3 endpoint (MinIO over TLS) presents, delivered with the config."""
+TRUSTSTORE = "/tmp/s3-truststore.jks"
+"""The JVM trust store the start command builds from `S3_CA_FILE` (scratch /tmp)."""
+RUN_TRINO = "/usr/lib/trino/bin/run-trino"
+"""The image's own start command."""
+
+
+def trust_s3_command(*, ca_file: str = S3_CA_FILE, truststore: str = TRUSTSTORE) -> str:
+    """Shell that puts the S3 endpoint's certificate into a JKS trust store, for the JVM.
+
+    Trino's S3 client trusts the JVM's trust store only, and Java reads no PEM trust
+    store. A JKS store needs no password to be read (integrity is checked only when
+    one is given), so its password is a throwaway per start and never configured.
+    """
+    return (
+        "keytool -importcert -noprompt -storetype JKS -alias s3-endpoint "
+        f"-file {ca_file} -keystore {truststore} "
+        '-storepass "$(cat /proc/sys/kernel/random/uuid)" >/dev/null'
+    )
+
+
+def start_command(*, trust_s3: bool) -> tuple[str, ...]:
+    """The container command: the image's `run-trino`, after building the trust store."""
+    if not trust_s3:
+        return ()
+    return ("/bin/sh", "-c", f"set -eu; {trust_s3_command()}; exec {RUN_TRINO}")
+
+
+def render_jvm_config(node: NodeSettings, *, trust_s3: bool = False) -> str:
+    """JVM options: the image's defaults with a heap sized from the memory limit, and the
+    S3 trust store when the object store serves TLS with its own certificate."""
     options = (
         "-server",
         "-agentpath:/usr/lib/trino/bin/libjvmkill.so",
@@ -243,6 +273,7 @@ def render_jvm_config(node: NodeSettings) -> str:
         "-Djdk.nio.maxCachedBufferSize=2000000",
         "-Dfile.encoding=UTF-8",
         "-XX:+EnableDynamicAgentLoading",
+        *((f"-Djavax.net.ssl.trustStore={TRUSTSTORE}",) if trust_s3 else ()),
     )
     return "\n".join(options) + "\n"
 
@@ -475,6 +506,10 @@ class Trino(pulumi.ComponentResource):
             warehouse=warehouse,
             region=settings.s3_region,
         )
+        trust_s3 = s3.ca_certificate is not None
+        if s3.ca_certificate is not None:
+            # Both tiers read S3: the endpoint's certificate travels with the catalogs.
+            catalogs += (SecretFile(path=S3_CA_FILE, content=s3.ca_certificate),)
         data_peers = _unique((s3.peer, iceberg.peer, warehouse.peer))
 
         self.user_passwords = {}
@@ -504,7 +539,7 @@ class Trino(pulumi.ComponentResource):
             ),
         )
         coordinator_files = (
-            *self._node_files(stack, settings, settings.coordinator),
+            *self._node_files(stack, settings, settings.coordinator, trust_s3=trust_s3),
             ConfigFile(
                 path=f"{CONFIG_DIR}/access-control.properties",
                 content=render_access_control(settings),
@@ -564,6 +599,7 @@ class Trino(pulumi.ComponentResource):
                 files=coordinator_files,
                 secret_files=(*secret_files, *catalogs),
                 connections=coordinator_peers,
+                trust_s3=trust_s3,
             ),
             parent=self,
         )
@@ -589,7 +625,7 @@ class Trino(pulumi.ComponentResource):
                     worker,
                     replicas=worker.replicas,
                     ports=(Port(name="http", container_port=HTTP_PORT),),
-                    files=self._node_files(stack, settings, worker),
+                    files=self._node_files(stack, settings, worker, trust_s3=trust_s3),
                     secret_files=(
                         SecretFile(
                             path=f"{CONFIG_DIR}/config.properties",
@@ -601,6 +637,7 @@ class Trino(pulumi.ComponentResource):
                         *data_peers,
                         Connection(service=SERVICE, component="coordinator", port=HTTP_PORT),
                     ),
+                    trust_s3=trust_s3,
                     drains=True,
                 ),
                 parent=self,
@@ -644,7 +681,7 @@ class Trino(pulumi.ComponentResource):
         iceberg: JdbcConnection,
         warehouse: JdbcConnection,
         region: str,
-    ) -> tuple[SecretFile, SecretFile]:
+    ) -> tuple[SecretFile, ...]:
         """The two catalogs as secret files: each carries its JDBC (and S3) credentials."""
         lake = pulumi.Output.all(
             iceberg.user, iceberg.password, s3.access_key, s3.secret_key
@@ -674,11 +711,13 @@ class Trino(pulumi.ComponentResource):
 
     @staticmethod
     def _node_files(
-        stack: StackSettings, settings: TrinoSettings, node: NodeSettings
+        stack: StackSettings, settings: TrinoSettings, node: NodeSettings, *, trust_s3: bool
     ) -> tuple[ConfigFile, ...]:
         return (
             ConfigFile(path=f"{CONFIG_DIR}/node.properties", content=render_node_properties(stack)),
-            ConfigFile(path=f"{CONFIG_DIR}/jvm.config", content=render_jvm_config(node)),
+            ConfigFile(
+                path=f"{CONFIG_DIR}/jvm.config", content=render_jvm_config(node, trust_s3=trust_s3)
+            ),
             ConfigFile(
                 path=f"{CONFIG_DIR}/log.properties",
                 content=render_log_properties(settings.log_level),
@@ -696,6 +735,7 @@ class Trino(pulumi.ComponentResource):
         files: tuple[ConfigFile, ...],
         secret_files: tuple[SecretFile, ...],
         connections: Sequence[Connection],
+        trust_s3: bool,
         drains: bool = False,
     ) -> Workload:
         """One tier. The image's health check fails while Trino is still starting (an HTTP
@@ -708,6 +748,7 @@ class Trino(pulumi.ComponentResource):
             kind=WorkloadKind.STATELESS,
             image=settings.image,
             ports=ports,
+            command=start_command(trust_s3=trust_s3),
             config_files=files,
             secret_files=secret_files,
             scratch=(

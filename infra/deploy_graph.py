@@ -2,7 +2,9 @@
 
 Pulumi creates a resource once everything it depends on exists: its explicit `depends_on`
 (a component there stands for every resource under it; the SDK expands it before it
-registers), the resources whose outputs feed its inputs, and its explicit provider.
+registers), the resources whose outputs feed its inputs, its explicit provider, and what
+its ancestor components wait for (a child registers only once its parent has, and a
+component's registration waits for the component's own dependencies).
 `pulumi up` therefore takes at least as long as the longest such chain; the platform keeps
 that chain short (a prod deploy graph at most 6 deep).
 
@@ -21,13 +23,18 @@ from typing import Any
 Resource = Mapping[str, Any]
 
 
-def _waits_for(resource: Resource, known: Mapping[str, Resource]) -> list[str]:
-    """URNs of the custom resources `resource` waits for before it is created."""
-    urns = [*resource.get("dependencies", ()), *resource.get("options", {}).get("depends_on", ())]
-    provider = resource.get("provider")
-    if provider:
-        urns.append(provider)
-    return sorted({urn for urn in urns if urn in known and urn != resource["urn"]})
+def _waits_for(resource: Resource, everything: Mapping[str, Resource]) -> set[str]:
+    """URNs `resource` waits for before it is created: its own and its ancestors' edges."""
+    urns: set[str] = set()
+    current: Resource | None = resource
+    while current is not None:
+        urns.update(current.get("dependencies", ()))
+        urns.update(current.get("options", {}).get("depends_on", ()))
+        if current is resource and current.get("provider"):
+            urns.add(current["provider"])
+        parent = current.get("parent")
+        current = everything.get(parent) if parent else None
+    return urns
 
 
 def longest_chain(resources: Sequence[Resource]) -> list[str]:
@@ -36,7 +43,8 @@ def longest_chain(resources: Sequence[Resource]) -> list[str]:
     Input: the `resources` list of a render (`dataplatform render --out`). Components
     take no time to create and are not counted. Raises ValueError on a cycle.
     """
-    known = {r["urn"]: r for r in resources if r.get("custom")}
+    everything = {r["urn"]: r for r in resources}
+    known = {urn: r for urn, r in everything.items() if r.get("custom")}
     chains: dict[str, list[str]] = {}
     visiting: set[str] = set()
 
@@ -46,7 +54,8 @@ def longest_chain(resources: Sequence[Resource]) -> list[str]:
         if urn in visiting:
             raise ValueError(f"dependency cycle through {urn}")
         visiting.add(urn)
-        before = max((chain(dep) for dep in _waits_for(known[urn], known)), key=len, default=[])
+        waits = sorted(u for u in _waits_for(known[urn], everything) if u in known and u != urn)
+        before = max((chain(dep) for dep in waits), key=len, default=[])
         visiting.discard(urn)
         chains[urn] = [*before, known[urn]["name"]]
         return chains[urn]

@@ -121,5 +121,16 @@ class DataPlatform(pulumi.ComponentResource):
                 peer=postgres_peer,
                 require_tls=require_tls,
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.object_store, self.postgres]),
+            # Trino waits for exactly what it logs in with: its S3 user with its grants,
+            # its PostgreSQL login and databases (not the whole storage layer).
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[
+                    self.object_store.user_ready[settings.object_store_user],
+                    *self.postgres.ready_for(
+                        databases=[LAKE_DATABASE, WAREHOUSE_DATABASE],
+                        logins=[TRINO_POSTGRES_LOGIN],
+                    ),
+                ],
+            ),
         )

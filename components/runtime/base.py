@@ -57,8 +57,18 @@ class Runtime(pulumi.ComponentResource, ABC):
         """The stable in-platform host name of a workload (colour-independent)."""
 
     @abstractmethod
-    def deploy(self, workload: Workload, *, parent: pulumi.Resource) -> DeployedWorkload:
-        """Render one workload as children of `parent`; stateful ones are protected in prod."""
+    def deploy(
+        self,
+        workload: Workload,
+        *,
+        parent: pulumi.Resource,
+        after: Sequence[pulumi.Resource] = (),
+    ) -> DeployedWorkload:
+        """Render one workload as children of `parent`; stateful ones are protected in prod.
+
+        The workload's pods (containers) start only after `after`: the credentials and
+        grants it logs in with. Nothing else of it waits, so the deploy graph stays short.
+        """
 
     @abstractmethod
     def control_plane_address(

@@ -60,16 +60,17 @@ def _require_trino() -> None:
 
 
 @pytest.fixture(scope="session")
-def moto_s3() -> Iterator[str]:
-    """A moto S3 server on a free loopback port for the session (the lake's object store)."""
+def moto_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A moto S3 server over TLS on a free loopback port for the session (the lake's object
+    store; the stacks' MinIO serves TLS with its own certificate outside dev)."""
     from tests.integration.trino_lake import moto_server
 
-    with moto_server() as endpoint:
-        yield endpoint
+    with moto_server(tmp_path_factory.mktemp("s3-tls")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session", params=["prod", "test"])
-def trino(request: pytest.FixtureRequest, moto_s3: str) -> Iterator[Any]:
+def trino(request: pytest.FixtureRequest, moto_s3: Any) -> Iterator[Any]:
     """A Trino coordinator running the stack's rendered access control over seeded data."""
     from tests.integration.trino_lake import running_platform
 

@@ -34,7 +34,7 @@ from components.trino import (
 from components.trino_access import ClassifiedTable, Role
 from infra.render import load_stack_config
 from tests.integration.pg_cluster import Cluster, running_cluster
-from tests.integration.trino_server import Backends, TrinoServer, running_trino
+from tests.integration.trino_server import Backends, TrinoServer, running_trino, self_signed_pem
 
 REGIONS = ("EMEA", "AMER")
 S3_KEYS = Login(user="test-access", password="test-secret")
@@ -105,15 +105,28 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class S3Server:
+    """A running moto S3 server: its endpoint and, over TLS, the certificate it presents."""
+
+    endpoint: str
+    ca: Path | None
+
+
 @contextlib.contextmanager
-def moto_server() -> Iterator[str]:
-    """A moto S3 server on a free loopback port; yields its endpoint URL."""
+def moto_server(directory: Path | None = None) -> Iterator[S3Server]:
+    """A moto S3 server on a free loopback port; over TLS (a throwaway certificate written
+    to `directory`) when a directory is given, as the stacks' MinIO serves outside dev."""
     port = _free_port()
-    server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    command = [str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+    ca = None
+    if directory is not None:
+        key_pem, cert_pem = self_signed_pem()
+        ca, key = directory / "s3-ca.pem", directory / "s3-key.pem"
+        ca.write_bytes(cert_pem)
+        key.write_bytes(key_pem)
+        command += ["-s", "-c", str(ca), "-k", str(key)]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -124,7 +137,7 @@ def moto_server() -> Iterator[str]:
                 if time.monotonic() > deadline:
                     raise RuntimeError("moto_server did not start") from None
                 time.sleep(0.1)
-        yield f"http://127.0.0.1:{port}"
+        yield S3Server(endpoint=f"{'https' if ca else 'http'}://127.0.0.1:{port}", ca=ca)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -184,13 +197,17 @@ def admin_user(settings: TrinoSettings) -> str:
 
 
 @contextlib.contextmanager
-def running_platform(stack: str, s3_endpoint: str) -> Iterator[TrinoServer]:
+def running_platform(stack: str, s3_server: S3Server) -> Iterator[TrinoServer]:
     """PostgreSQL and Trino with `stack`'s settings over moto S3, seeded; yields the server."""
     config = load_stack_config(stack)
     settings = config.trino
+    if config.object_store.tls and s3_server.ca is None:
+        raise ValueError(f"stack {stack!r} serves S3 over TLS: give a TLS moto server")
     bucket = config.platform.physical_name(settings.warehouse_bucket)
+    s3_endpoint = s3_server.endpoint
     s3 = boto3.client(
         "s3",
+        verify=str(s3_server.ca) if s3_server.ca else None,
         endpoint_url=s3_endpoint,
         region_name=settings.s3_region,
         aws_access_key_id=S3_KEYS.user,
@@ -212,6 +229,7 @@ def running_platform(stack: str, s3_endpoint: str) -> Iterator[TrinoServer]:
             s3_endpoint=s3_endpoint,
             s3=S3_KEYS,
             warehouse_dir=f"s3://{bucket}/warehouse-{stack}",
+            s3_ca=s3_server.ca if config.object_store.tls else None,
         )
         with running_trino(stack, config.platform, settings, backends) as server:
             _seed_lake(server, tables)

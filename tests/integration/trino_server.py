@@ -9,9 +9,10 @@ cannot work on loopback, all in `loopback_overrides` (the one documented place):
 - ports: free loopback ports instead of 8080/8443, `node.internal-address=127.0.0.1`,
   and a single node that schedules tasks on itself (no workers on loopback);
 - hosts: the catalogs point at the test's PostgreSQL cluster and moto S3 server;
-- paths: `/etc/trino`, `/etc/trino-catalog`, `/data/trino` become the test directory,
-  and `plugin.dir` the unpacked server's;
-- TLS material and passwords: a throwaway certificate, and a password file of PBKDF2
+- paths: `/etc/trino`, `/etc/trino-catalog`, `/data/trino` and the S3 trust store in
+  `/tmp` become the test directory, and `plugin.dir` the unpacked server's;
+- TLS material and passwords: throwaway certificates (the coordinator's, and the S3
+  server's, which goes into the trust store by the component's own start command), and a password file of PBKDF2
   hashes of generated passwords (the stack's file holds bcrypt hashes of passwords
   Pulumi generates, which do not exist here);
 - size: 1 GiB heap and query memory to match (the machine has 2 cores), no
@@ -53,6 +54,8 @@ from components.trino import (
     CATALOG_DIR,
     CONFIG_DIR,
     DATA_DIR,
+    S3_CA_FILE,
+    TRUSTSTORE,
     Login,
     TrinoSettings,
     render_access_control,
@@ -66,6 +69,7 @@ from components.trino import (
     render_password_authenticator,
     render_rules_json,
     render_warehouse_catalog,
+    trust_s3_command,
 )
 
 TRINO_VERSION = "476"
@@ -101,6 +105,8 @@ class Backends:
     s3_endpoint: str
     s3: Login
     warehouse_dir: str
+    s3_ca: Path | None = None
+    """The S3 server's certificate when it serves TLS (the stack's MinIO does outside dev)."""
 
 
 @dataclass
@@ -183,6 +189,7 @@ def loopback_overrides(*, http_port: int, https_port: int) -> dict[str, dict[str
 def _localise(text: str, directory: Path) -> str:
     """The container paths of the rendered files, mapped into `directory`."""
     for container, local in (
+        (TRUSTSTORE, directory / "s3-truststore.jks"),
         (CATALOG_DIR, directory / "catalog"),
         (CONFIG_DIR, directory / "etc"),
         (DATA_DIR, directory / "data"),
@@ -217,6 +224,16 @@ def pbkdf2_entry(user: str, password: str) -> str:
 
 def _certificate(directory: Path) -> tuple[Path, Path]:
     """A throwaway key and certificate for 127.0.0.1: the PEM keystore and the CA file."""
+    key_pem, cert_pem = self_signed_pem()
+    keystore = directory / "etc" / "server.pem"
+    keystore.write_bytes(key_pem + cert_pem)
+    ca = directory / "ca.pem"
+    ca.write_bytes(cert_pem)
+    return keystore, ca
+
+
+def self_signed_pem() -> tuple[bytes, bytes]:
+    """A throwaway key and self-signed CA certificate for 127.0.0.1 (PEM key, PEM cert)."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = datetime.datetime.now(datetime.UTC)
@@ -244,11 +261,7 @@ def _certificate(directory: Path) -> tuple[Path, Path]:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    keystore = directory / "etc" / "server.pem"
-    keystore.write_bytes(key_pem + cert_pem)
-    ca = directory / "ca.pem"
-    ca.write_bytes(cert_pem)
-    return keystore, ca
+    return key_pem, cert_pem
 
 
 def render_etc(
@@ -297,8 +310,26 @@ def render_etc(
         if changes:
             content = _override_properties(content, changes)
         files[path] = content
-    jvm = _loopback_jvm_config(render_jvm_config(settings.coordinator))
+    trust_s3 = backends.s3_ca is not None
+    jvm = [
+        _localise(option, directory)
+        for option in _loopback_jvm_config(
+            render_jvm_config(settings.coordinator, trust_s3=trust_s3)
+        )
+    ]
     return files, jvm
+
+
+def build_s3_truststore(directory: Path, ca: Path) -> None:
+    """Run the component's trust-store command (paths localised) with the tests' JDK."""
+    (directory / "etc" / Path(S3_CA_FILE).name).write_bytes(ca.read_bytes())
+    environment = {**os.environ, "PATH": f"{TRINO_JAVA_HOME / 'bin'}:{os.environ['PATH']}"}
+    subprocess.run(
+        ["/bin/sh", "-c", "set -eu; " + _localise(trust_s3_command(), directory)],
+        check=True,
+        env=environment,
+        capture_output=True,
+    )
 
 
 def _free_port() -> int:
@@ -364,6 +395,8 @@ def running_trino(
     for path, content in files.items():
         (directory / path).write_text(content)
     keystore, ca = _certificate(directory)
+    if backends.s3_ca is not None:
+        build_s3_truststore(directory, backends.s3_ca)
     server = TrinoServer(
         stack=stack_name,
         settings=settings,

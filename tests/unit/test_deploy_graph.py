@@ -36,6 +36,17 @@ def test_chain_follows_inputs_depends_on_and_providers() -> None:
     assert deploy_depth(resources) == 3
 
 
+def test_children_wait_for_what_their_component_waits_for() -> None:
+    resources = [
+        _resource("server"),
+        _resource("login", deps=("server",)),
+        _resource("component", custom=False, options={"depends_on": ["urn:login"]}),
+        _resource("child-secret", parent="urn:component"),
+        _resource("child-workload", parent="urn:component", deps=("child-secret",)),
+    ]
+    assert longest_chain(resources) == ["server", "login", "child-secret", "child-workload"]
+
+
 def test_a_cycle_is_reported() -> None:
     with pytest.raises(ValueError, match="cycle"):
         longest_chain([_resource("a", deps=("b",)), _resource("b", deps=("a",))])

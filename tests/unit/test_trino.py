@@ -13,12 +13,14 @@ import pytest
 
 from components.trino import (
     HEALTH_CHECK,
+    TRUSTSTORE,
     Login,
     TrinoSettings,
     render_coordinator_config,
     render_lake_catalog,
     render_warehouse_catalog,
     render_worker_config,
+    start_command,
     termination_grace_seconds,
 )
 from components.trino_access import render_group_file, render_rules_json
@@ -144,7 +146,12 @@ def test_coordinator_files_follow_config(stack: str) -> None:
         expected.remove("/etc/trino/config.properties")  # carries the shared secret
     assert set(files) == expected
     assert secret_files == CATALOGS | (
-        {"/etc/trino/password.db", "/etc/trino/server.pem", "/etc/trino/config.properties"}
+        {
+            "/etc/trino/password.db",
+            "/etc/trino/server.pem",
+            "/etc/trino/config.properties",
+            "/etc/trino/s3-ca.pem",  # MinIO serves TLS with its own certificate
+        }
         if secure
         else set()
     )
@@ -292,6 +299,7 @@ def test_secret_files_live_in_the_secret(stack: str) -> None:
         "etc-trino-catalog-warehouse.properties",
         "etc-trino-config.properties",
         "etc-trino-password.db",
+        "etc-trino-s3-ca.pem",
         "etc-trino-server.pem",
     }
     assert set(secret["stringData"].values()) == {"[secret]"}
@@ -380,10 +388,33 @@ def test_prod_runs_workers_and_a_single_coordinator() -> None:
     assert props["internal-communication.shared-secret"] == SHARED_SECRET
     assert props["query.max-memory-per-node"] == f"{config.workers.query_memory_mib}MB"
     assert props["shutdown.grace-period"] == f"{config.shutdown_grace_seconds}s"
-    assert secret_files == CATALOGS | {"/etc/trino/config.properties"}
+    assert secret_files == CATALOGS | {"/etc/trino/config.properties", "/etc/trino/s3-ca.pem"}
     assert "/etc/trino/rules.json" not in files  # access control runs on the coordinator
     jvm = files["/etc/trino/jvm.config"]
     assert f"-Xmx{config.workers.heap_mib}M" in jvm.splitlines()
+
+
+@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
+def test_trino_trusts_the_object_stores_certificate(stack: str) -> None:
+    """MinIO serves TLS with a generated certificate outside dev; Trino's S3 client trusts
+    only the JVM trust store, so each tier builds one from the certificate before Trino
+    starts and points the JVM at it (the integration tests run the same command)."""
+    for component in ("coordinator", *(("worker",) if settings(stack).workers else ())):
+        files, secret_files = rendered_files(stack, component)
+        assert "/etc/trino/s3-ca.pem" in secret_files
+        jvm = files["/etc/trino/jvm.config"].splitlines()
+        assert f"-Djavax.net.ssl.trustStore={TRUSTSTORE}" in jvm
+        assert not [o for o in jvm if "trustStorePassword" in o]
+        pod = _k8s(cached_render(stack), "Deployment", f"trino-{component}")
+        [container] = pod["spec"]["template"]["spec"]["containers"]
+        assert container["command"] == list(start_command(trust_s3=True))
+        assert container["command"][2].endswith("exec /usr/lib/trino/bin/run-trino")
+
+
+def test_dev_without_object_store_tls_runs_the_image_command() -> None:
+    files, secret_files = rendered_files("dev")
+    assert "/etc/trino/s3-ca.pem" not in secret_files
+    assert "trustStore" not in files["/etc/trino/jvm.config"]
 
 
 def test_prod_workers_drain_before_they_stop() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pulumi
@@ -81,7 +82,13 @@ class DockerRuntime(Runtime):
             )
         return self._images[image]
 
-    def deploy(self, workload: Workload, *, parent: pulumi.Resource) -> DeployedWorkload:
+    def deploy(
+        self,
+        workload: Workload,
+        *,
+        parent: pulumi.Resource,
+        after: Sequence[pulumi.Resource] = (),
+    ) -> DeployedWorkload:
         """Render `workload` as a container (plus volumes, files and init steps) under `parent`."""
         place = Placement(
             stack=self.stack,
@@ -106,7 +113,7 @@ class DockerRuntime(Runtime):
             mounts=mounts or None,
             **self._run_arguments(place),
             opts=pulumi.ResourceOptions.merge(
-                place.options(depends_on=[self.network, *ready]),
+                place.options(depends_on=[self.network, *ready, *after]),
                 # New file contents arrive in a new carrier: restart the server with them.
                 pulumi.ResourceOptions(replacement_trigger=carrier.id if carrier else None),
             ),

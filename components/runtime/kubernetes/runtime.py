@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 import pulumi_kubernetes as k8s
 
@@ -91,7 +93,13 @@ class KubernetesRuntime(Runtime):
             provider=self._target_provider,
         )
 
-    def deploy(self, workload: Workload, *, parent: pulumi.Resource) -> DeployedWorkload:
+    def deploy(
+        self,
+        workload: Workload,
+        *,
+        parent: pulumi.Resource,
+        after: Sequence[pulumi.Resource] = (),
+    ) -> DeployedWorkload:
         """Render `workload` (and, for an uncoloured server, its Service) under `parent`."""
         place = self._place(workload, parent)
         config_map = files.config_map(place)
@@ -107,7 +115,7 @@ class KubernetesRuntime(Runtime):
             # Pods start only once the files they mount exist in their current version.
             opts=place.options(
                 protect=stateful and self.stack.is_prod,
-                depends_on=[r for r in (config_map, secret, *accounts) if r is not None],
+                depends_on=[r for r in (config_map, secret, *accounts, *after) if r is not None],
             ),
         )
         controllers.disruption_budget(place)
