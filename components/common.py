@@ -68,8 +68,13 @@ class DataClassification(StrEnum):
 
 
 class AdminEndpoint(SettingsModel):
-    """Where the operator's machine (running `pulumi up`) reaches a server's admin port."""
+    """Where the machine running `pulumi up` reaches a server's admin port, when fixed.
 
-    host: str = Field(min_length=1)
+    Docker: the port published on loopback (host 127.0.0.1). Kubernetes: leave it out and
+    the deploy creates the way in (an internal load balancer, docs/architecture.md); give
+    it only to use an address that already exists (a VPN name, a port-forward). Whether
+    the connection uses TLS follows the server's own settings.
+    """
+
+    host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(ge=1, le=65535)
-    tls: bool = False

@@ -227,7 +227,7 @@ class ObjectStore(pulumi.ComponentResource):
         stack: StackSettings,
         settings: ObjectStoreSettings,
         runtime: Runtime,
-        admin: AdminEndpoint,
+        admin: AdminEndpoint | None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("dataplatform:storage:ObjectStore", name, None, opts)
@@ -242,7 +242,13 @@ class ObjectStore(pulumi.ComponentResource):
             host=api.host, port=api.port, scheme="https" if settings.tls else "http"
         )
         # Reached from where `pulumi up` runs, through a way in the same deploy creates.
-        address = runtime.control_plane_address(workload, deployed, port_name="api", parent=self)
+        address = runtime.control_plane_address(
+            workload,
+            deployed,
+            port_name="api",
+            parent=self,
+            fixed_host=admin.host if admin else None,
+        )
         provider = minio.Provider(
             f"{name}-provider",
             minio_server=pulumi.Output.concat(address.host, f":{address.port}"),
@@ -281,7 +287,7 @@ class ObjectStore(pulumi.ComponentResource):
     def _workload(
         self,
         settings: ObjectStoreSettings,
-        admin: AdminEndpoint,
+        admin: AdminEndpoint | None,
         certificate: ServerCertificate | None,
     ) -> Workload:
         secret_files = [
@@ -310,7 +316,11 @@ class ObjectStore(pulumi.ComponentResource):
                 *(("--certs-dir", CERTS_DIR) if certificate else ()),
             ),
             ports=(
-                Port(name="api", container_port=API_PORT, admin_host_port=admin.port),
+                Port(
+                    name="api",
+                    container_port=API_PORT,
+                    admin_host_port=admin.port if admin else API_PORT,
+                ),
                 Port(name="console", container_port=CONSOLE_PORT),
             ),
             env={
@@ -425,7 +435,7 @@ class ObjectStore(pulumi.ComponentResource):
         name: str,
         settings: ObjectStoreSettings,
         runtime: Runtime,
-        admin: AdminEndpoint,
+        admin: AdminEndpoint | None,
     ) -> ServerCertificate | None:
         """A server certificate for every name the server is reached by, when TLS is on."""
         if not settings.tls:
@@ -436,7 +446,7 @@ class ObjectStore(pulumi.ComponentResource):
         return generated_certificate(
             name,
             common_name=internal,
-            dns_names=[internal, short, "localhost", admin.host],
+            dns_names=[internal, short, "localhost", *([admin.host] if admin else [])],
             parent=self,
         )
 

@@ -235,7 +235,7 @@ class Postgres(pulumi.ComponentResource):
         stack: StackSettings,
         settings: PostgresSettings,
         runtime: Runtime,
-        admin: AdminEndpoint,
+        admin: AdminEndpoint | None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("dataplatform:storage:Postgres", name, None, opts)
@@ -257,7 +257,11 @@ class Postgres(pulumi.ComponentResource):
         self.endpoint = deployed.endpoint("postgres")
         # Reached from where `pulumi up` runs, through a way in the same deploy creates.
         address = runtime.control_plane_address(
-            workload, deployed, port_name="postgres", parent=self
+            workload,
+            deployed,
+            port_name="postgres",
+            parent=self,
+            fixed_host=admin.host if admin else None,
         )
         provider = postgresql.Provider(
             f"{name}-provider",
@@ -266,7 +270,7 @@ class Postgres(pulumi.ComponentResource):
             username=settings.admin_user,
             password=self.superuser_password,
             database="postgres",
-            sslmode="require" if (admin.tls or settings.tls.required) else "disable",
+            sslmode="require" if settings.tls.required else "disable",
             superuser=True,
             connect_timeout=30,
             opts=pulumi.ResourceOptions(parent=self),
@@ -297,7 +301,7 @@ class Postgres(pulumi.ComponentResource):
         settings: PostgresSettings,
         runtime: Runtime,
         identity: WorkloadIdentity,
-        admin: AdminEndpoint,
+        admin: AdminEndpoint | None,
     ) -> ServerCertificate | None:
         tls = settings.tls
         if not tls.required:
@@ -313,7 +317,7 @@ class Postgres(pulumi.ComponentResource):
         return generated_certificate(
             name,
             common_name=host,
-            dns_names=[host, identity.base_name, admin.host],
+            dns_names=[host, identity.base_name, *([admin.host] if admin else [])],
             parent=self,
         )
 
@@ -321,7 +325,7 @@ class Postgres(pulumi.ComponentResource):
         self,
         identity: WorkloadIdentity,
         settings: PostgresSettings,
-        admin: AdminEndpoint,
+        admin: AdminEndpoint | None,
         certificate: ServerCertificate | None,
     ) -> Workload:
         secret_files = [SecretFile(path=PASSWORD_FILE, content=self.superuser_password)]
@@ -337,7 +341,13 @@ class Postgres(pulumi.ComponentResource):
             kind=WorkloadKind.STATEFUL,
             image=settings.image,
             command=("sh", "-c", start_script(settings)),
-            ports=(Port(name="postgres", container_port=DEFAULT_PORT, admin_host_port=admin.port),),
+            ports=(
+                Port(
+                    name="postgres",
+                    container_port=DEFAULT_PORT,
+                    admin_host_port=admin.port if admin else DEFAULT_PORT,
+                ),
+            ),
             env={"PGDATA": PGDATA, "HOME": "/tmp"},
             config_files=(
                 ConfigFile(

@@ -112,7 +112,16 @@ def _verify_storage(args: argparse.Namespace) -> int:
 
     config = load_stack_config(args.stack, args.config)
     admin = config.admin_access.minio
-    endpoint = args.endpoint or f"{'https' if admin.tls else 'http'}://{admin.host}:{admin.port}"
+    scheme = "https" if config.object_store.tls else "http"
+    if args.endpoint:
+        endpoint: str = args.endpoint
+    elif admin is not None:
+        endpoint = f"{scheme}://{admin.host}:{admin.port}"
+    else:
+        raise UserError(
+            f"stack {args.stack!r} reaches MinIO through its admin load balancer: pass "
+            "--endpoint https://<address>:9000 (kubectl -n <namespace> get svc minio-server-admin)"
+        )
     client = _s3_client(args.stack, endpoint)
     try:
         problems = verify_object_store(client, config.platform, config.object_store)

@@ -38,10 +38,14 @@ class ConfigError(UserError):
 
 
 class AdminAccess(SettingsModel):
-    """Where the machine running `pulumi up` reaches each server's admin port."""
+    """Fixed admin addresses of the control-plane servers (Docker's published ports).
 
-    minio: AdminEndpoint
-    postgres: AdminEndpoint
+    On Kubernetes leave them out: the deploy creates an internal load balancer per server
+    and the providers use its address (docs/architecture.md, control plane).
+    """
+
+    minio: AdminEndpoint | None = None
+    postgres: AdminEndpoint | None = None
 
 
 class PlatformConfig(SettingsModel):
@@ -50,7 +54,7 @@ class PlatformConfig(SettingsModel):
     platform: StackSettings
     docker: DockerSettings | None = None
     kubernetes: KubernetesSettings | None = None
-    admin_access: AdminAccess
+    admin_access: AdminAccess = AdminAccess()
     object_store: ObjectStoreSettings
     postgres: PostgresSettings
     trino: TrinoSettings
@@ -64,6 +68,11 @@ class PlatformConfig(SettingsModel):
             if self.kubernetes is not None:
                 raise ValueError("platform.target is 'docker': remove the 'kubernetes' section")
             for service, endpoint in self.admin_access:
+                if endpoint is None:
+                    raise ValueError(
+                        f"adminAccess.{service}.port is required on docker: the loopback "
+                        "port the deploy publishes for the provider"
+                    )
                 if endpoint.host not in LOOPBACK_HOSTS:
                     raise ValueError(
                         f"adminAccess.{service}.host must be 127.0.0.1 on docker "
@@ -76,17 +85,18 @@ class PlatformConfig(SettingsModel):
                 )
             if self.docker is not None:
                 raise ValueError("platform.target is 'kubernetes': remove the 'docker' section")
+            uses_load_balancer = any(e is None for _, e in self.admin_access)
+            if uses_load_balancer and not self.kubernetes.admin_cidrs:
+                raise ValueError(
+                    "kubernetes.adminCidrs is required: the admin load balancers that the "
+                    "providers reach the servers through admit these networks only"
+                )
         return self
 
     @model_validator(mode="after")
     def _postgres_fits_tier(self) -> Self:
         tier = self.platform.tier
         problems = [*self.object_store.tier_problems(tier), *self.postgres.tier_problems(tier)]
-        if self.admin_access.minio.tls != self.object_store.tls:
-            problems.append(
-                f"adminAccess.minio.tls must equal objectStore.tls ({self.object_store.tls}): "
-                "the provider speaks the server's protocol"
-            )
         if problems:
             raise ValueError("; ".join(problems))
         return self

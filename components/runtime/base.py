@@ -78,12 +78,14 @@ class Runtime(pulumi.ComponentResource, ABC):
         *,
         port_name: str,
         parent: pulumi.Resource,
+        fixed_host: str | None = None,
     ) -> AdminAddress:
         """Where a control-plane provider, running beside `pulumi up`, reaches an admin port.
 
         Works from nothing: the address is made by the same deploy (Docker: a port
         published on loopback; Kubernetes: an internal load balancer limited to the
-        admin CIDRs). Raises KeyError when `port_name` is not an admin port of `workload`.
+        admin CIDRs), unless `fixed_host` names an address that already exists (then
+        Kubernetes creates nothing). Raises KeyError when `port_name` is not an admin port.
         """
 
     def endpoints(self, identity: WorkloadIdentity, ports: Sequence[Port]) -> dict[str, Endpoint]:

@@ -1,8 +1,9 @@
 """A local stand-in for Marquez's OpenLineage endpoint, for tests on machines without Marquez.
 
 It implements what Marquez serves for producers: `POST /api/v1/lineage` answers 201 for a
-body that is a valid OpenLineage RunEvent and 400 otherwise (Marquez validates events the
-same way before storing them), 404 for any other path. It keeps every accepted event and
+body that is a valid OpenLineage RunEvent, 400 for a body that is not JSON and 422 for
+one that fails the RunEvent schema (Dropwizard's answers when Marquez's `LineageEvent`
+does not parse or validate), 404 for any other path. It keeps every accepted event and
 every path requested, in arrival order. See docs/marquez.md for why Marquez itself cannot
 run here.
 """
@@ -12,13 +13,15 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
 import jsonschema
+from jsonschema.exceptions import best_match
 
 from components.marquez_files import LINEAGE_ENDPOINT
 
@@ -87,6 +90,19 @@ class LineageReceiver:
     events: list[dict[str, Any]] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
 
+    def wait_for(
+        self, found: Callable[[list[dict[str, Any]]], bool], *, timeout: float = 30.0
+    ) -> list[dict[str, Any]]:
+        """The accepted events once `found(events)` holds (producers may post asynchronously,
+        as Trino's listener does); `AssertionError` listing what arrived when it never does."""
+        deadline = time.monotonic() + timeout
+        while not found(list(self.events)):
+            if time.monotonic() > deadline:
+                seen = [(e.get("eventType"), e["job"].get("name")) for e in self.events]
+                raise AssertionError(f"the expected lineage never arrived; got {seen}")
+            time.sleep(0.2)
+        return list(self.events)
+
 
 def _handler(receiver: LineageReceiver) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
@@ -98,9 +114,12 @@ def _handler(receiver: LineageReceiver) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length", "0"))
             try:
                 body = json.loads(self.rfile.read(length))
-                _VALIDATOR.validate(body)
-            except (ValueError, jsonschema.ValidationError) as error:
-                self._reply(400, {"error": str(error).splitlines()[0]})
+            except ValueError as error:
+                self._reply(400, {"error": str(error)})
+                return
+            problem = best_match(_VALIDATOR.iter_errors(body))
+            if problem is not None:
+                self._reply(422, {"error": problem.message})
                 return
             receiver.events.append(body)
             self._reply(201, {})

@@ -1,22 +1,32 @@
 """Lineage reaches Marquez's OpenLineage endpoint as the rendered config sends it.
 
 Marquez's server cannot run here: its API artifact (`io.github.marquezproject:marquez-api`)
-is not on Maven Central and its image cannot be pulled (docs/marquez.md). So these tests
-run a local receiver that speaks the endpoint Marquez serves for OpenLineage (`POST
-/api/v1/lineage`, 201 Created, 400 for a body that is not a valid RunEvent), post real
-events to it with the `openlineage-python` client configured from
-`openlineage_client_env` exactly as a code location would be, and check the Trino
-listener's rendered target resolves to the same endpoint. The database half runs for
-real: the rendered `db` block reaches the `marquez` database on a PostgreSQL cluster
-with the stack's settings, as the `marquez` login, with rights to migrate it.
+is not served by the Maven repository reachable here and its image cannot be pulled
+(docs/marquez.md). So these tests run a local receiver that speaks the endpoint Marquez
+serves for OpenLineage (tests/integration/lineage_receiver.py: `POST /api/v1/lineage`,
+201; 400 for a body that is not JSON, 422 for one that is not a valid RunEvent) and send
+it lineage two real ways:
 
-Loopback substitution happens in ONE place, `_local_endpoints`: the in-cluster host names
-become 127.0.0.1 and the test's ports; nothing else in the rendered values changes.
+- the `openlineage-python` client configured from `openlineage_client_env` through the
+  environment, exactly as a code location would be (START and COMPLETE with inputs,
+  outputs and a column lineage facet), for each stack's job namespace;
+- a real Trino coordinator (476, tests/integration/trino_lineage.py) whose event listener
+  file is `trino_openlineage_file` unchanged: CTAS and INSERT ... SELECT reach the
+  receiver with column lineage.
+
+The database half runs for real: the rendered `db` block reaches the `marquez` database
+on a PostgreSQL cluster with the stack's settings, as the `marquez` login, with rights
+to migrate it.
+
+Loopback substitution happens in ONE place, `_loopback`: in-cluster URLs become the
+receiver's and the coordinator's loopback addresses (and, for the database, the cluster's
+address and TLS mode); nothing else in the rendered values changes.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,7 +35,6 @@ from typing import Any
 from unittest import mock
 from urllib.parse import urlsplit
 
-import javaproperties
 import psycopg2
 import pytest
 import requests
@@ -43,11 +52,13 @@ from components.marquez_files import (
 )
 from components.marquez_settings import MarquezSettings
 from infra.render import load_stack_config
+from tests.integration.lineage_receiver import LineageReceiver, running_receiver
 from tests.integration.pg_cluster import Cluster
 
 pytestmark = pytest.mark.integration
 
 PRODUCER = "https://github.com/dataplatform/pipelines/tests"
+
 
 @pytest.fixture
 def receiver() -> Iterator[LineageReceiver]:
@@ -75,9 +86,11 @@ def stack_lineage(stack: str) -> StackLineage:
     return StackLineage(stack, settings, settings.job_namespace(config.platform.environment))
 
 
-def _local_endpoints(receiver: LineageReceiver) -> dict[str, str]:
-    """THE loopback substitution: in-cluster URLs -> the local receiver / coordinator."""
-    return {"marquez_url": receiver.url, "trino_uri": "http://127.0.0.1:8080"}
+def _loopback(
+    receiver: LineageReceiver, *, trino_uri: str = "http://127.0.0.1:8080"
+) -> dict[str, str]:
+    """THE loopback substitution: in-cluster URLs -> the local receiver and coordinator."""
+    return {"marquez_url": receiver.url, "trino_uri": trino_uri}
 
 
 def _events(namespace: str) -> tuple[RunEvent, RunEvent]:
@@ -143,7 +156,7 @@ def test_a_code_location_client_posts_start_and_complete_with_column_lineage(
 ) -> None:
     lineage = stack_lineage(stack)
     env = openlineage_client_env(
-        marquez_url=_local_endpoints(receiver)["marquez_url"], namespace=lineage.namespace
+        marquez_url=_loopback(receiver)["marquez_url"], namespace=lineage.namespace
     )
     # The client reads its transport from the environment, as in a code location's
     # container; patch.dict restores os.environ (the client adds aliases of its own).
@@ -179,6 +192,8 @@ def test_a_code_location_client_posts_start_and_complete_with_column_lineage(
 def test_the_receiver_refuses_what_marquez_would(receiver: LineageReceiver) -> None:
     bad = {"eventType": "START", "eventTime": "now", "producer": PRODUCER, "job": {}}
     answer = requests.post(receiver.url + LINEAGE_ENDPOINT, json=bad, timeout=5)
+    assert answer.status_code == 422
+    answer = requests.post(receiver.url + LINEAGE_ENDPOINT, data="{not json", timeout=5)
     assert answer.status_code == 400
     not_uuid = {
         "eventType": "START",
@@ -189,32 +204,82 @@ def test_the_receiver_refuses_what_marquez_would(receiver: LineageReceiver) -> N
         "job": {"namespace": "n", "name": "j"},
     }
     answer = requests.post(receiver.url + LINEAGE_ENDPOINT, json=not_uuid, timeout=5)
-    assert answer.status_code == 400
+    assert answer.status_code == 422
+    assert "is not a 'uuid'" in answer.json()["error"]
     assert receiver.events == []
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_trino_listener_targets_the_same_endpoint(stack: str, receiver: LineageReceiver) -> None:
-    lineage = stack_lineage(stack)
-    properties = javaproperties.loads(
-        trino_openlineage_file(namespace=lineage.namespace, **_local_endpoints(receiver))
-    )
-    # What Trino's HTTP transport does with these keys: POST url + endpoint.
-    target = (
-        properties["openlineage-event-listener.transport.url"]
-        + properties["openlineage-event-listener.transport.endpoint"]
-    )
-    start, _ = _events(properties["openlineage-event-listener.namespace"])
-    with mock.patch.dict(
-        "os.environ",
-        {
-            "OPENLINEAGE_URL": properties["openlineage-event-listener.transport.url"],
-            "OPENLINEAGE_ENDPOINT": properties["openlineage-event-listener.transport.endpoint"],
-        },
-    ):
-        OpenLineageClient().emit(start)
-    assert target == receiver.url + LINEAGE_ENDPOINT
-    assert receiver.events[0]["job"]["namespace"] == f"dataplatform-{stack}"
+def _require_trino() -> None:
+    from tests.integration.trino_lineage import openlineage_plugin
+    from tests.integration.trino_server import Unavailable
+
+    try:
+        openlineage_plugin()
+    except Unavailable as reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must provide Trino (scripts/install-trino.sh): {reason}")
+        pytest.skip(str(reason))
+
+
+def _complete(events: list[dict[str, Any]], output: str) -> dict[str, Any] | None:
+    for event in events:
+        names = [o["name"] for o in event.get("outputs", [])]
+        if event["eventType"] == "COMPLETE" and names == [output]:
+            return event
+    return None
+
+
+def _column_sources(event: dict[str, Any]) -> dict[str, set[tuple[str, str]]]:
+    (output,) = event["outputs"]
+    fields = output["facets"]["columnLineage"]["fields"]
+    return {
+        column: {(f["name"], f["field"]) for f in lineage["inputFields"]}
+        for column, lineage in fields.items()
+    }
+
+
+def test_trino_sends_column_lineage_of_ctas_and_insert_select(receiver: LineageReceiver) -> None:
+    from tests.integration.trino_lineage import running_lineage_trino
+
+    _require_trino()
+    lineage = stack_lineage("prod")
+
+    def listener_file(trino_uri: str) -> str:
+        return trino_openlineage_file(
+            namespace=lineage.namespace, **_loopback(receiver, trino_uri=trino_uri)
+        )
+
+    with running_lineage_trino(listener_file) as trino:
+        trino.run(
+            "CREATE TABLE orders (id bigint, amount double, customer varchar)",
+            "INSERT INTO orders VALUES (1, 2.5, 'ada'), (2, 4.0, 'ada')",
+            "SELECT count(*) FROM orders",
+            "CREATE TABLE revenue AS "
+            "SELECT customer, sum(amount) AS total FROM orders GROUP BY customer",
+            "INSERT INTO revenue SELECT customer, amount FROM orders WHERE id = 1",
+        )
+        events = receiver.wait_for(
+            lambda seen: (
+                sum(_complete([e], "memory.default.revenue") is not None for e in seen) == 2
+            )
+        )
+
+    assert set(receiver.paths) == {LINEAGE_ENDPOINT}
+    assert {e["job"]["namespace"] for e in events} == {"dataplatform-prod"}
+    dataset_namespace = trino.uri.replace("http://", "trino://")
+    ctas, insert = [e for e in events if _complete([e], "memory.default.revenue")]
+    for event in (ctas, insert):
+        assert [(i["namespace"], i["name"]) for i in event["inputs"]] == [
+            (dataset_namespace, "memory.default.orders")
+        ]
+        starts = [e for e in events if e["eventType"] == "START"]
+        assert event["run"]["runId"] in {s["run"]["runId"] for s in starts}
+        assert _column_sources(event) == {
+            "customer": {("memory.default.orders", "customer")},
+            "total": {("memory.default.orders", "amount")},
+        }
+    # A plain SELECT writes nothing: it is not lineage and is not sent.
+    assert all(e.get("outputs") or e["eventType"] == "START" for e in events)
 
 
 # --- the database half, on the real PostgreSQL ---------------------------------------------

@@ -215,8 +215,20 @@ BAD_CONFIGS: list[tuple[str, str, Callable[[Raw], None], str]] = [
         r"data-platform:platform\.tier: environment 'prod' needs tier 'prod', got 'dev'",
     ),
     (
-        "admin-port-out-of-range",
+        "docker-without-admin-port",
+        "dev",
+        _delete("adminAccess"),
+        r"adminAccess\.minio\.port is required on docker",
+    ),
+    (
+        "kubernetes-without-admin-cidrs",
         "test",
+        lambda raw: raw["kubernetes"].pop("adminCidrs"),
+        r"kubernetes\.adminCidrs is required",
+    ),
+    (
+        "admin-port-out-of-range",
+        "dev",
         _set(70000, "adminAccess", "minio", "port"),
         r"adminAccess\.minio\.port: Input should be less than or equal to 65535",
     ),

@@ -19,6 +19,7 @@ from tests.conftest import KUBERNETES_STACKS, cached_render
 # provider type -> (its address input, the server workload, the control-plane resource types)
 PROVIDERS = {
     "pulumi:providers:minio": ("minioServer", "minio-server", ("minio:",)),
+    "pulumi:providers:postgresql": ("host", "postgres-server", ("postgresql:",)),
 }
 
 
@@ -46,7 +47,7 @@ def test_provider_host_is_the_admin_load_balancer(stack: str, provider_type: str
     admin_cidrs = render_stack_admin_cidrs(stack)
     assert spec["loadBalancerSourceRanges"] == admin_cidrs and "0.0.0.0/0" not in admin_cidrs
     [deployed_provider] = deployed(stack).of_type(provider_type)
-    assert deployed_provider["inputs"][address_key].startswith(f"{LOAD_BALANCER_ADDRESS}:")
+    assert deployed_provider["inputs"][address_key].split(":")[0] == LOAD_BALANCER_ADDRESS
 
 
 def render_stack_admin_cidrs(stack: str) -> list[str]:
@@ -70,9 +71,11 @@ def test_managed_objects_wait_for_server_and_way_in(stack: str, provider_type: s
         assert {workload, f"{workload}-admin"} <= waits, resource["name"]
 
 
-def test_docker_provider_uses_the_loopback_port() -> None:
-    [provider] = cached_render("dev").of_type("pulumi:providers:minio")
-    assert provider["inputs"]["minioServer"] == "127.0.0.1:19000"
+def test_docker_providers_use_the_loopback_ports() -> None:
+    [minio] = cached_render("dev").of_type("pulumi:providers:minio")
+    assert minio["inputs"]["minioServer"] == "127.0.0.1:19000"
+    [postgres] = cached_render("dev").of_type("pulumi:providers:postgresql")
+    assert (postgres["inputs"]["host"], str(postgres["inputs"]["port"])) == ("127.0.0.1", "15432")
     assert not [
         r for r in cached_render("dev").resources if r["type"] == "kubernetes:core/v1:Service"
     ]
@@ -85,6 +88,4 @@ def test_only_control_plane_servers_get_an_admin_load_balancer(stack: str) -> No
         for r in cached_render(stack).of_type("kubernetes:core/v1:Service")
         if r["inputs"]["spec"].get("type") == "LoadBalancer"
     ]
-    assert set(balancers) <= {f"{w}-admin" for _, w, _ in PROVIDERS.values()} | {
-        "postgres-server-admin"
-    }
+    assert set(balancers) == {f"{w}-admin" for _, w, _ in PROVIDERS.values()}

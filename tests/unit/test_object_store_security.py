@@ -58,18 +58,8 @@ def test_minio_serves_tls_outside_dev(stack: str) -> None:
 def test_tls_off_is_refused_outside_dev(stack: str) -> None:
     sections = stack_sections(Path(f"Pulumi.{stack}.yaml"))
     sections["objectStore"] = {**sections["objectStore"], "tls": False}
-    sections["adminAccess"]["minio"] = {**sections["adminAccess"]["minio"], "tls": False}
     with pytest.raises(ConfigError, match=re.escape("objectStore.tls must be true")):
         parse_config(stack, sections)
-
-
-def test_admin_tls_must_match_the_server() -> None:
-    sections = stack_sections(Path("Pulumi.prod.yaml"))
-    sections["adminAccess"]["minio"] = {**sections["adminAccess"]["minio"], "tls": False}
-    with pytest.raises(
-        ConfigError, match=re.escape("adminAccess.minio.tls must equal objectStore.tls")
-    ):
-        parse_config("prod", sections)
 
 
 def _fake_minio(directory: Path) -> Path:

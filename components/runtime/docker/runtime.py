@@ -131,6 +131,7 @@ class DockerRuntime(Runtime):
         *,
         port_name: str,
         parent: pulumi.Resource,
+        fixed_host: str | None = None,
     ) -> AdminAddress:
         """The admin port as published on loopback, where `pulumi up` runs beside the engine."""
         port = _admin_port(workload, port_name)

@@ -136,6 +136,7 @@ class KubernetesRuntime(Runtime):
         *,
         port_name: str,
         parent: pulumi.Resource,
+        fixed_host: str | None = None,
     ) -> AdminAddress:
         """An internal load balancer to the admin port; its address is the provider's host."""
         port = next(
@@ -144,6 +145,11 @@ class KubernetesRuntime(Runtime):
         )
         if port is None:
             raise KeyError(f"workload {workload.identity.name} has no admin port {port_name!r}")
+        if fixed_host is not None:
+            assert port.admin_host_port is not None
+            return AdminAddress(
+                host=fixed_host, port=port.admin_host_port, ready=tuple(deployed.resources)
+            )
         service = services.admin_service(
             self._place(workload, parent),
             port=port,
