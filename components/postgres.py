@@ -53,9 +53,11 @@ from components.runtime.base import Runtime
 from components.runtime.stack import SettingsModel, StackSettings, Tier
 from components.runtime.workload import (
     ConfigFile,
+    Connection,
     Endpoint,
     Port,
     Probe,
+    Resources,
     ScratchDir,
     SecretFile,
     SecurityProfile,
@@ -78,6 +80,11 @@ KEY_SOURCE = f"{SECRET_DIR}/tls.key"
 # Projected/uploaded files are root-owned and group/world readable; PostgreSQL wants its
 # key private to its own uid, so the start script copies it into the socket tmpfs 0600.
 KEY_FILE = f"{SOCKET_DIR}/tls.key"
+JOB_SQL_FILE = "/etc/postgresql/job/statements.sql"
+JOB_PASSWORD_FILE = "/etc/postgresql/job-secrets/password"
+JOB_RESOURCES = Resources(
+    cpu_request="50m", cpu_limit="500m", memory_request="64Mi", memory_limit="256Mi"
+)
 CONTAINER_PATHS = ServerPaths(hba_file=f"{CONFIG_DIR}/pg_hba.conf", socket_dir=SOCKET_DIR)
 
 RoleName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,40}$")]
@@ -254,6 +261,7 @@ class Postgres(pulumi.ComponentResource):
         certificate = self._certificate(name, settings, runtime, identity, admin)
         workload = self._workload(identity, settings, admin, certificate)
         deployed = runtime.deploy(workload, parent=self)
+        self._runtime, self._settings, self._identity = runtime, settings, identity
         self.endpoint = deployed.endpoint("postgres")
         # Reached from where `pulumi up` runs, through a way in the same deploy creates.
         address = runtime.control_plane_address(
@@ -392,6 +400,63 @@ class Postgres(pulumi.ComponentResource):
         keys += [f"role-{database}" for database in databases]
         keys += [f"db-{database}" for database in databases]
         return [self.plan_resources[key] for key in dict.fromkeys(keys)]
+
+    def sql_job(
+        self, job: str, *, database: str, login: str, statements: Sequence[str]
+    ) -> pulumi.Resource:
+        """Run idempotent SQL once per change, as `login` in `database` (a Job; Docker: one-shot).
+
+        For what a consumer needs inside its database that no provider resource declares
+        (e.g. the catalog tables of Trino's Iceberg JDBC catalog). The statements must be
+        idempotent (`IF NOT EXISTS`): the job runs again whenever they change. The login's
+        password reaches psql from a secret file, through the process env only; the job
+        runs in the server's image (psql) with its non-root identity, and waits for the
+        login and the database. Raises KeyError for an undeclared login or database.
+        """
+        if database not in self.databases:
+            raise KeyError(f"no database {database!r} declared")
+        settings = self._settings
+        tls = settings.tls.required
+        conninfo = (
+            f"host={self.endpoint.host} "
+            f"port={self.endpoint.port} dbname={database} user={login} "
+            f"sslmode={'require' if tls else 'disable'} application_name={job}"
+        )
+        script = "\n".join(
+            [
+                "set -eu",
+                f'PGPASSWORD="$(cat {JOB_PASSWORD_FILE})"',
+                "export PGPASSWORD",
+                f'exec psql "{conninfo}" -v ON_ERROR_STOP=1 -q -f {JOB_SQL_FILE}',
+            ]
+        )
+        workload = Workload(
+            identity=WorkloadIdentity(
+                service=self._identity.service, component=job, version=self._identity.version
+            ),
+            kind=WorkloadKind.JOB,
+            image=settings.image,
+            command=("sh", "-c", script + "\n"),
+            ports=(),
+            env={"HOME": "/tmp"},
+            config_files=(
+                ConfigFile(path=JOB_SQL_FILE, content="".join(f"{st};\n" for st in statements)),
+            ),
+            secret_files=(SecretFile(path=JOB_PASSWORD_FILE, content=self._passwords[login]),),
+            scratch=(ScratchDir(name="tmp", mount_path="/tmp", size_limit="16Mi"),),
+            connections=(
+                Connection(service=self._identity.service, component="server", port=DEFAULT_PORT),
+            ),
+            resources=JOB_RESOURCES,
+            security=SecurityProfile(
+                run_as_user=settings.run_as_user, run_as_group=settings.run_as_user
+            ),
+            active_deadline_seconds=600,
+        )
+        deployed = self._runtime.deploy(
+            workload, parent=self, after=self.ready_for(databases=[database], logins=[login])
+        )
+        return deployed.resources[0]
 
     def login_credentials(self, login: str) -> tuple[str, pulumi.Output[str]]:
         """Role name and (secret) password of a declared service login."""

@@ -481,6 +481,7 @@ class Trino(pulumi.ComponentResource):
         warehouse_dir: str,
         iceberg: JdbcConnection,
         warehouse: JdbcConnection,
+        start_after: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("dataplatform:query:Trino", name, None, opts)
@@ -602,6 +603,7 @@ class Trino(pulumi.ComponentResource):
                 trust_s3=trust_s3,
             ),
             parent=self,
+            after=start_after,
         )
         self.internal_endpoint = coordinator.endpoint("http")
         self.endpoint = (
@@ -641,6 +643,7 @@ class Trino(pulumi.ComponentResource):
                     drains=True,
                 ),
                 parent=self,
+                after=start_after,
             )
         self.register_outputs(
             {

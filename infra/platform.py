@@ -12,6 +12,7 @@ from components.runtime.kubernetes import KubernetesRuntime
 from components.runtime.stack import Target
 from components.runtime.workload import Connection
 from components.trino import (
+    ICEBERG_JDBC_CATALOG_DDL,
     LAKE_DATABASE,
     TRINO_POSTGRES_LOGIN,
     WAREHOUSE_DATABASE,
@@ -63,6 +64,13 @@ class DataPlatform(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.trino = self._trino(config)
+        # Trino does not create its Iceberg JDBC catalog's tables: their owner does, once.
+        self.postgres.sql_job(
+            "iceberg-catalog",
+            database=LAKE_DATABASE,
+            login=LAKE_DATABASE,
+            statements=ICEBERG_JDBC_CATALOG_DDL,
+        )
         self.endpoints = {
             "minio": self.object_store.endpoint.url,
             "postgres": self.postgres.endpoint.address,
@@ -121,16 +129,14 @@ class DataPlatform(pulumi.ComponentResource):
                 peer=postgres_peer,
                 require_tls=require_tls,
             ),
-            # Trino waits for exactly what it logs in with: its S3 user with its grants,
-            # its PostgreSQL login and databases (not the whole storage layer).
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[
-                    self.object_store.user_ready[settings.object_store_user],
-                    *self.postgres.ready_for(
-                        databases=[LAKE_DATABASE, WAREHOUSE_DATABASE],
-                        logins=[TRINO_POSTGRES_LOGIN],
-                    ),
-                ],
-            ),
+            # Trino's pods wait for exactly what they log in with: the S3 user with its
+            # grants, the PostgreSQL login and databases (not the whole storage layer).
+            start_after=[
+                self.object_store.user_ready[settings.object_store_user],
+                *self.postgres.ready_for(
+                    databases=[LAKE_DATABASE, WAREHOUSE_DATABASE],
+                    logins=[TRINO_POSTGRES_LOGIN],
+                ),
+            ],
+            opts=pulumi.ResourceOptions(parent=self),
         )

@@ -15,7 +15,7 @@
 # Idempotent: exits at once when the unpacked server is there. Needs Maven.
 set -euo pipefail
 version=476
-plugins=(iceberg memory postgresql password-authenticators geospatial)
+plugins=(iceberg memory postgresql password-authenticators geospatial openlineage)
 cache="${DATAPLATFORM_CACHE:-$HOME/.cache/dataplatform}"
 home="${TRINO_HOME:-$cache/trino-$version}"
 stamp="version=$version plugins=${plugins[*]}"
