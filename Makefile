@@ -11,7 +11,7 @@ POLICY_PACK := policies
 POLICY_CONFIG = $(POLICY_PACK)/config/$(STACK).json
 POLICY_FLAGS = --policy-pack $(POLICY_PACK) --policy-pack-config $(POLICY_CONFIG)
 
-.PHONY: help install system-deps test unit lint render check diff checkov bench preflight up preview destroy
+.PHONY: help install system-deps test unit lint render check diff golden checkov bench preflight up preview destroy
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -44,6 +44,9 @@ render: install  ## offline render of STACK to out/STACK.json and out/STACK-mani
 
 check: install  ## evaluate the policy pack against an offline render of STACK
 	$(BIN)/dataplatform check $(STACK)
+
+golden: install  ## re-record tests/golden/<stack>.json after an intended change of what a stack declares
+	for s in dev test prod; do $(BIN)/dataplatform render $$s --out tests/golden/$$s.json; done
 
 checkov: install  ## checkov (own venv, pinned) over the test and prod manifests; accepted findings in docs/checkov-accepted.md
 	./scripts/checkov.sh

@@ -20,6 +20,7 @@ from components.postgres import PostgresSettings
 from components.runtime.docker import DockerSettings
 from components.runtime.kubernetes import KubernetesSettings
 from components.runtime.stack import SettingsModel, StackSettings, Target, Tier
+from components.tier_defaults import merged
 from components.trino import TRINO_DATABASES, TRINO_POSTGRES_LOGIN, TrinoSettings
 from infra.errors import UserError
 
@@ -181,6 +182,38 @@ def environment_problems(stack: str, raw: Mapping[str, Any]) -> list[str]:
     return []
 
 
+def with_tier_defaults(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The stack file's sections merged over each section model's defaults for its tier.
+
+    Sections whose model has no `tier_defaults` are taken as written. An unknown or
+    missing tier leaves every section as written (the model then reports the tier).
+    """
+    platform = raw.get("platform")
+    tier_value = platform.get("tier") if isinstance(platform, Mapping) else None
+    if tier_value not in {t.value for t in Tier}:
+        return dict(raw)
+    tier = Tier(tier_value)
+    result = dict(raw)
+    for name, field in PlatformConfig.model_fields.items():
+        key = field.alias or name
+        model = _section_model(field.annotation)
+        defaults = getattr(model, "tier_defaults", None)
+        if defaults is None:
+            continue
+        section = raw.get(key, {})
+        if isinstance(section, Mapping):
+            result[key] = merged(defaults(tier), section)
+    return result
+
+
+def _section_model(annotation: Any) -> Any:
+    """The model class of a section field (`X` or `X | None`)."""
+    for candidate in (annotation, *getattr(annotation, "__args__", ())):
+        if isinstance(candidate, type):
+            return candidate
+    return None
+
+
 def parse_config(stack: str, raw: Mapping[str, Any]) -> PlatformConfig:
     """Validate the stack's config sections (keys without the project prefix).
 
@@ -189,7 +222,7 @@ def parse_config(stack: str, raw: Mapping[str, Any]) -> PlatformConfig:
     """
     problems = environment_problems(stack, raw)
     try:
-        config = PlatformConfig.model_validate(dict(raw))
+        config = PlatformConfig.model_validate(with_tier_defaults(raw))
     except ValidationError as error:
         found = [_describe(e) for e in error.errors(include_url=False)]  # type: ignore[arg-type]
         raise ConfigError(stack, found + problems) from None
