@@ -5,7 +5,7 @@ Targets (DEVELOPERS.md), each for prod:
   provider SDKs it uses (a fresh interpreter each);
 - a policy check (`dataplatform check prod`) within 1.2x the render;
 - a deploy graph at most 6 deep (`pulumi up` waits on its longest chain; depth counts
-  edges, see infra/deploy_graph.py).
+  edges, see ops/deploy_graph.py).
 
 Paired runs: each round runs the baseline and the measured command back to back, so a
 slow moment of the machine hits both; the verdict uses the median of the per-round ratios.
@@ -21,10 +21,10 @@ import sys
 import time
 from pathlib import Path
 
-from infra.deploy_graph import deploy_depth, longest_chain
+from ops.deploy_graph import deploy_depth, longest_chain
 
 ROOT = Path(__file__).resolve().parent.parent
-CLI = [sys.executable, "-m", "infra.cli"]
+CLI = [sys.executable, "-m", "ops.cli"]
 # pulumi_kubernetes loads each API group lazily on first attribute access, so the import
 # names the groups the program uses; otherwise their import would count as render.
 IMPORTS = "; ".join(

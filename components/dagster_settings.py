@@ -17,7 +17,7 @@ from typing import Annotated, Self
 from pydantic import Field, model_validator
 
 from components.common import PinnedImage, ResourceSettings
-from components.postgres_access import Identifier
+from components.postgres.access import Identifier
 from components.runtime.stack import DnsLabel, SettingsModel, Tier
 
 DAGSTER_VERSION = "1.13.27"

@@ -23,7 +23,7 @@ from typing import Any, Self
 from pydantic import Field, ValidationError, model_validator
 
 from components.common import PinnedImage, ResourceSettings, image_version
-from components.postgres_access import Identifier
+from components.postgres.access import Identifier
 from components.runtime.stack import DnsLabel, SettingsModel, Tier
 
 MARQUEZ_VERSION = "0.51.1"

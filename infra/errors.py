@@ -1,45 +1,12 @@
-"""Mistakes an operator can make (a wrong stack name, a missing or malformed file).
+"""The error type for input a user got wrong, shared by the program and the operator commands.
 
-The `dataplatform` commands print a `UserError` as one plain line (what, where, what
-was expected) and exit with status 2; they never show a traceback for them.
+`infra/config.py` raises `ConfigError` (a `UserError`) for a bad stack file; the
+`dataplatform` commands (`ops/`) raise `UserError` for a wrong stack name or a missing
+or malformed file, print it as one plain line and exit with status 2, never a traceback.
 """
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
-
-STACK_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-"""Pulumi stack names: alphanumerics, hyphens, underscores and periods."""
-
 
 class UserError(Exception):
     """Input the operator got wrong; the message names the file or key and what was expected."""
-
-
-def check_stack_name(stack: str) -> str:
-    """`stack` unchanged if it is a valid Pulumi stack name; raises `UserError` otherwise."""
-    if not STACK_NAME.match(stack):
-        raise UserError(
-            f"{stack!r} is not a stack name: expected letters, digits, '-', '_' or '.' "
-            "(the <stack> of a Pulumi.<stack>.yaml file)"
-        )
-    return stack
-
-
-def read_user_file(path: Path, what: str) -> str:
-    """The text of a file the operator named; `what` says what it should be ("a render JSON").
-
-    Raises `UserError` naming the path when it is missing, a directory, unreadable or
-    not UTF-8 text.
-    """
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file (expected {what})") from None
-    except IsADirectoryError:
-        raise UserError(f"{path}: is a directory (expected {what})") from None
-    except UnicodeDecodeError:
-        raise UserError(f"{path}: not UTF-8 text (expected {what})") from None
-    except OSError as error:
-        raise UserError(f"{path}: cannot read ({error.strerror}; expected {what})") from None

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infra.render import Render, render_stack
+from ops.render import Render, render_stack
 
 STACKS = ("dev", "test", "prod")
 KUBERNETES_STACKS = ("test", "prod")

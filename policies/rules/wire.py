@@ -15,19 +15,27 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
+from pulumi.runtime.rpc import UNKNOWN as ENGINE_UNKNOWN
+from pulumi_policy import proxy
 from pulumi_policy.proxy import UnknownValueError
 
 UNKNOWN_MARKERS = frozenset(
     {
         "[unknown]",
-        "04da6b54-80e4-46f7-96ec-b56ff0331ba9",
-        "1c4a061d-8072-4f0a-a4cb-0ff528b18fe7",
-        "3eeb2bf0-c639-47a8-9e75-3b44932eb421",
-        "6a19a0b0-7e62-4c92-b797-7f8e31da9cc2",
-        "dd056dcd-154b-4c76-9bd3-c8f88648b5ff",
+        ENGINE_UNKNOWN,
+        proxy.UNKNOWN_BOOLEAN_VALUE,
+        proxy.UNKNOWN_NUMBER_VALUE,
+        proxy.UNKNOWN_STRING_VALUE,
+        proxy.UNKNOWN_ARRAY_VALUE,
+        proxy.UNKNOWN_ASSET_VALUE,
+        proxy.UNKNOWN_ARCHIVE_VALUE,
+        proxy.UNKNOWN_OBJECT_VALUE,
     }
 )
-"""Strings that stand for a value not known yet (render marker and the engine sentinels)."""
+"""Strings that stand for a value not known yet: the offline render's "[unknown]" marker,
+the engine's unknown value (`pulumi.runtime.rpc.UNKNOWN`) and the policy SDK's typed
+unknown sentinels (`pulumi_policy.proxy.UNKNOWN_*_VALUE`), taken from the SDKs themselves
+(both are installed wherever the pack runs) rather than copied."""
 
 SECRET_MARKER = "[secret]"
 """How an offline render shows a Pulumi secret."""

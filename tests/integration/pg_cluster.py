@@ -25,10 +25,13 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 
-from components.postgres import PostgresSettings, admin_role_settings
-from components.postgres_access import access_plan, scram_salt, scram_sha256_verifier
-from components.postgres_server_config import ServerPaths
-from infra.render import load_stack_config
+from components.postgres import PostgresSettings
+from components.postgres import paths as container_paths
+from components.postgres.plan import access_plan
+from components.postgres.scram import scram_salt, scram_sha256_verifier
+from components.postgres.scripts import admin_role_settings
+from components.postgres.server_config import ServerPaths
+from ops.render import load_stack_config
 
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
 PG_LIB = PG_BIN.parent / "lib"
@@ -218,7 +221,7 @@ def running_cluster(stack: str, *, apply_plan: bool = True) -> Iterator[Cluster]
     def run(*args: str) -> None:
         subprocess.run([*prefix, *args], check=True, capture_output=True, cwd=directory)
 
-    # The same initdb flags as the container's start script (components/postgres.py).
+    # The same initdb flags as the container's start script (components/postgres/scripts.py).
     run(
         str(PG_BIN / "initdb"), "-D", str(data), f"--username={settings.admin_user}",
         f"--pwfile={password_file}", "--auth-local=peer", "--auth-host=scram-sha-256",
@@ -365,11 +368,9 @@ def deliver_secret(files: ContainerFiles, path: Path) -> None:
 def localised_start_script(files: ContainerFiles, script: str) -> str:
     """The component's start script with container paths replaced by `files`' local ones
     and the server binaries named by their Debian paths; nothing else changes."""
-    from components import postgres as component
-
     required = {
-        component.SECRET_DIR: str(files.secrets),
-        component.CONFIG_DIR: str(files.root / "conf"),
+        container_paths.SECRET_DIR: str(files.secrets),
+        container_paths.CONFIG_DIR: str(files.root / "conf"),
         "initdb -D": f"{PG_BIN / 'initdb'} -D",
         "exec postgres ": f"exec {PG_BIN / 'postgres'} ",
     }
@@ -378,7 +379,7 @@ def localised_start_script(files: ContainerFiles, script: str) -> str:
             raise AssertionError(f"start script no longer contains {container!r}")
         script = script.replace(container, local)
     script = script.replace("postgres --single ", f"{PG_BIN / 'postgres'} --single ")
-    return script.replace(component.SOCKET_DIR, str(files.root / "run"))
+    return script.replace(container_paths.SOCKET_DIR, str(files.root / "run"))
 
 
 @dataclass(frozen=True)

@@ -51,7 +51,7 @@ from components.marquez_files import (
     trino_openlineage_file,
 )
 from components.marquez_settings import MarquezSettings
-from infra.render import load_stack_config
+from ops.render import load_stack_config
 from tests.integration.lineage_receiver import LineageReceiver, running_receiver
 from tests.integration.pg_cluster import Cluster
 

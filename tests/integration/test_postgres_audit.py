@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from components.postgres_server_config import AuditClass
+from components.postgres.server_config import AuditClass
 from tests.integration.pg_cluster import Cluster
 
 pytestmark = pytest.mark.integration

@@ -19,7 +19,7 @@ import psycopg2
 import psycopg2.errors
 import pytest
 
-from components.postgres_access import RoleSpec, access_plan
+from components.postgres.plan import RoleSpec, access_plan
 from tests.integration.pg_cluster import PG_BIN, Cluster
 
 pytestmark = pytest.mark.integration

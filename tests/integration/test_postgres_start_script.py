@@ -1,4 +1,4 @@
-"""The container's own start script (components/postgres.py) on the real server binaries.
+"""The container's own start script (components/postgres/scripts.py) on the real server binaries.
 
 Field failure 3: with pod `fsGroup` (and kubelet's default fsGroupChangePolicy `Always`)
 every mount makes the data directory group-writable, and PostgreSQL then refuses to
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from components.postgres import start_script
+from components.postgres.scripts import start_script
 from tests.integration.pg_cluster import (
     ContainerFiles,
     container_files,

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from trino.exceptions import TrinoUserError
 
-from components.trino_access import (
+from components.trino.access import (
     READ_PRIVILEGES,
     WRITE_PRIVILEGES,
     AccessPolicy,

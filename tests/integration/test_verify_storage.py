@@ -22,7 +22,7 @@ import boto3
 import pytest
 
 from infra.config import PlatformConfig, parse_config
-from infra.verify_storage import verify_object_store
+from ops.verify_storage import verify_object_store
 from tests.unit.test_config import raw_config
 
 pytestmark = pytest.mark.integration

@@ -31,8 +31,8 @@ from components.trino import (
     Login,
     TrinoSettings,
 )
-from components.trino_access import ClassifiedTable, Role
-from infra.render import load_stack_config
+from components.trino.access import ClassifiedTable, Role
+from ops.render import load_stack_config
 from tests.integration.pg_cluster import Cluster, running_cluster
 from tests.integration.trino_server import Backends, TrinoServer, running_trino, self_signed_pem
 

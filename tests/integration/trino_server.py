@@ -2,8 +2,8 @@
 
 `scripts/install-trino.sh` puts the server in a cache outside the checkout (Trino 476,
 the newest release Maven Central serves whole: see docs/trino.md). This module renders
-the coordinator's `etc/` with the pure render functions of `components/trino.py` and
-`components/trino_access.py` from the stack's validated config, then changes only what
+the coordinator's `etc/` with the pure render functions of `components/trino/files.py` and
+`components/trino/access.py` from the stack's validated config, then changes only what
 cannot work on loopback, all in `loopback_overrides` (the one documented place):
 
 - ports: free loopback ports instead of 8080/8443, `node.internal-address=127.0.0.1`,

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from infra.check import POLICY_CONFIG_DIR, CheckResult, PolicyAnalyzer, check_render
+from ops.check import POLICY_CONFIG_DIR, CheckResult, PolicyAnalyzer, check_render
 
 PROJECT = "data-platform"
 Resource = dict[str, Any]

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from infra.check import check_render
+from ops.check import check_render
 from tests.conftest import cached_render, render_json
 from tests.policies.conftest import (
     DATA_LABELS,

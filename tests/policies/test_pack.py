@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from infra.check import (
+from ops.check import (
     POLICY_PACK_DIR,
     PolicyConfigError,
     check_render,
     load_policy_config,
     resolve_config,
 )
-from infra.cli import main
+from ops.cli import main
 from tests.conftest import STACKS, cached_render, render_json
 from tests.policies.conftest import baseline, config_path, find, render_of
 
@@ -44,9 +44,9 @@ def test_rules_import_none_of_our_code() -> None:
             names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
             if isinstance(node, ast.ImportFrom) and node.level == 0:
                 names = [node.module or ""]
-            assert not [n for n in names if n.split(".")[0] in ("infra", "components", "tests")], (
-                path
-            )
+            assert not [
+                n for n in names if n.split(".")[0] in ("infra", "ops", "components", "tests")
+            ], path
 
 
 @pytest.mark.parametrize("stack", STACKS)

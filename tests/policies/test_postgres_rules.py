@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from infra.check import CheckResult
+from ops.check import CheckResult
 from tests.conftest import cached_render, render_json
 from tests.policies.conftest import Resource, baseline, prod_config, resource
 

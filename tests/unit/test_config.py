@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from infra.config import ConfigError, PlatformConfig, parse_config
-from infra.render import render_stack, stack_file, stack_sections
+from ops.render import render_stack, stack_file, stack_sections
 
 Raw = dict[str, Any]
 

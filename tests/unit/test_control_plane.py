@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from infra.render import LOAD_BALANCER_ADDRESS, Render, render_stack
+from ops.render import LOAD_BALANCER_ADDRESS, Render, render_stack
 from tests.conftest import KUBERNETES_STACKS, cached_render
 
 # provider type -> (its address input, the server workload, the control-plane resource types)
@@ -51,7 +51,7 @@ def test_provider_host_is_the_admin_load_balancer(stack: str, provider_type: str
 
 
 def render_stack_admin_cidrs(stack: str) -> list[str]:
-    from infra.render import load_stack_config
+    from ops.render import load_stack_config
 
     config = load_stack_config(stack)
     assert config.kubernetes is not None

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from infra.deploy_graph import deploy_depth, longest_chain
+from ops.deploy_graph import deploy_depth, longest_chain
 from tests.conftest import cached_render, render_json
 
 PROD_DEPTH_LIMIT = 6

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.check import POLICY_CONFIG_DIR, policy_config_file
+from ops.check import POLICY_CONFIG_DIR, policy_config_file
 
 REPO = Path(__file__).resolve().parents[2]
 PULUMI_DEPLOY = re.compile(r"\bpulumi\s+(up|preview)\b")

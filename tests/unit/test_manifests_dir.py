@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from infra.cli import main
 from infra.errors import UserError
-from infra.render import kubernetes_objects, manifest_filename, write_manifests
+from ops.cli import main
+from ops.render import kubernetes_objects, manifest_filename, write_manifests
 from tests.conftest import cached_render
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from components.object_store import ObjectStoreSettings
-from infra.render import Render
+from ops.render import Render
 from tests.conftest import STACKS, cached_render
 from tests.unit.test_config import raw_config
 

@@ -18,7 +18,7 @@ import pytest
 
 from components.object_store import ROOT_PASSWORD_FILE, ROOT_USER_FILE, start_script
 from infra.config import ConfigError, parse_config
-from infra.render import Render, load_stack_config, stack_sections
+from ops.render import Render, load_stack_config, stack_sections
 from tests.conftest import KUBERNETES_STACKS, STACKS, cached_render, docker_files
 
 

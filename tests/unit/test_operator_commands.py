@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import yaml
 
-from infra.cli import main
 from infra.config import ConfigError
-from infra.diff import diff_renders, format_diff
-from infra.preflight import check_prerequisites
+from ops.cli import main
+from ops.diff import diff_renders, format_diff
+from ops.preflight import check_prerequisites
 from tests.conftest import cached_render, render_json
 
 

@@ -1,6 +1,6 @@
 """What a newcomer gets wrong gets one plain line and exit status 2, never a traceback.
 
-Each command runs as a real subprocess (`python -m infra.cli`, what the `dataplatform`
+Each command runs as a real subprocess (`python -m ops.cli`, what the `dataplatform`
 console script runs), so what is asserted is what a terminal shows.
 """
 
@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "infra.cli", *args],
+        [sys.executable, "-m", "ops.cli", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -145,7 +145,7 @@ def test_a_closed_pipe_ends_the_command_with_one_line(command: list[str]) -> Non
     os.close(read_end)  # like `head` that has exited: every write now fails with EPIPE
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "infra.cli", *command],
+            [sys.executable, "-m", "ops.cli", *command],
             cwd=REPO,
             stdout=write_end,
             stderr=subprocess.PIPE,
@@ -197,7 +197,7 @@ def test_a_saved_render_still_checks_and_diffs(render_file: Path) -> None:
 def test_a_full_disk_is_one_line_not_a_traceback() -> None:
     with open("/dev/full", "w") as full:
         done = subprocess.run(
-            [sys.executable, "-m", "infra.cli", "render", "dev", "--json"],
+            [sys.executable, "-m", "ops.cli", "render", "dev", "--json"],
             cwd=REPO,
             stdout=full,
             stderr=subprocess.PIPE,

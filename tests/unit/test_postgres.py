@@ -9,19 +9,20 @@ from typing import Any
 
 import pytest
 
-from components.postgres import PostgresSettings, start_script
-from components.postgres_access import (
-    GrantSpec,
-    RoleSpec,
-    access_plan,
+from components.postgres import PostgresSettings
+from components.postgres.plan import GrantSpec, RoleSpec, access_plan
+from components.postgres.scram import (
     is_scram_verifier,
     require_verifier,
     scram_salt,
     scram_sha256_verifier,
 )
-from components.postgres_server_config import ServerPaths
+from components.postgres.scripts import start_script
+from components.postgres.server_config import ServerPaths
+from components.runtime.stack import Tier
+from components.tier_defaults import merged
 from infra.config import ConfigError, parse_config
-from infra.render import Render
+from ops.render import Render
 from tests.conftest import STACKS, cached_render, docker_files
 from tests.unit.test_config import raw_config
 
@@ -198,7 +199,7 @@ def test_no_secret_in_plain_text(stack: str) -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_render_is_deterministic(stack: str) -> None:
-    from infra.render import render_stack
+    from ops.render import render_stack
 
     assert render_stack(stack).to_json() == cached_render(stack).to_json()
 
@@ -318,51 +319,67 @@ def _bad(stack: str, mutate: Any) -> str:
     return str(error.value)
 
 
+def _spelled_out(raw: dict[str, Any], stack: str) -> dict[str, Any]:
+    """`raw` with its postgres section written in full (the tier's defaults included),
+    as a stack that overrides a default list must write it; returns that section."""
+    defaults = PostgresSettings.tier_defaults(Tier(stack))
+    raw["postgres"] = merged(copy.deepcopy(defaults), raw["postgres"])
+    return raw["postgres"]
+
+
+def _bad_in_full(stack: str, mutate: Any) -> str:
+    raw = copy.deepcopy(raw_config(stack))
+    mutate(_spelled_out(raw, stack))
+    with pytest.raises(ConfigError) as error:
+        parse_config(stack, raw)
+    return str(error.value)
+
+
 def test_audit_classes_below_the_tier_minimum() -> None:
-    message = _bad("prod", lambda raw: raw["postgres"]["audit"].update(classes=["ddl", "role"]))
+    message = _bad("prod", lambda raw: raw["postgres"].update(audit={"classes": ["ddl", "role"]}))
     assert "stack 'prod'" in message and "postgres.audit.classes" in message and "write" in message
 
 
 def test_dev_minimum_is_ddl_and_role() -> None:
-    message = _bad("dev", lambda raw: raw["postgres"]["audit"].update(classes=["ddl"]))
+    message = _bad("dev", lambda raw: raw["postgres"].update(audit={"classes": ["ddl"]}))
     assert "postgres.audit.classes" in message and "role" in message
 
 
 def test_unknown_schema_in_a_grant() -> None:
     def mutate(raw: dict[str, Any]) -> None:
-        raw["postgres"]["access"]["groups"][0]["grants"][0]["schema"] = "gold"
+        raw["access"]["groups"][0]["grants"][0]["schema"] = "gold"
 
-    message = _bad("dev", mutate)
+    message = _bad_in_full("dev", mutate)
     assert "data-platform:postgres.access" in message
     assert "groups[0].grants[0]: unknown schema warehouse.gold" in message
 
 
 def test_prod_without_tls() -> None:
-    message = _bad("prod", lambda raw: raw["postgres"]["tls"].update(required=False))
+    message = _bad("prod", lambda raw: raw["postgres"].update(tls={"required": False}))
     assert "postgres.tls.required" in message and "prod requires TLS" in message
 
 
 def test_analyst_may_not_write() -> None:
     def mutate(raw: dict[str, Any]) -> None:
-        raw["postgres"]["access"]["groups"][0]["grants"][0]["access"] = "write"
+        raw["access"]["groups"][0]["grants"][0]["access"] = "write"
 
-    assert "analyst may only read curated" in _bad("test", mutate)
+    assert "analyst may only read curated" in _bad_in_full("test", mutate)
 
 
 def test_missing_required_database_and_unknown_key() -> None:
     def mutate(raw: dict[str, Any]) -> None:
-        raw["postgres"]["access"]["databases"] = [
-            d for d in raw["postgres"]["access"]["databases"] if d["name"] != "iceberg"
+        raw["access"]["databases"] = [
+            d for d in raw["access"]["databases"] if d["name"] != "iceberg"
         ]
-        raw["postgres"]["audit"]["logEverything"] = True
+        raw["audit"]["logEverything"] = True
 
-    message = _bad("dev", mutate)
+    message = _bad_in_full("dev", mutate)
     assert "['iceberg'] are required" in message
     assert "data-platform:postgres.audit.logEverything: unknown key" in message
 
 
 def test_connection_logging_cannot_be_turned_off() -> None:
-    message = _bad("test", lambda raw: raw["postgres"]["audit"].update(logConnections=False))
+    message = _bad("test", lambda raw: raw["postgres"].update(audit={"logConnections": False}))
     assert "data-platform:postgres.audit" in message and "CIS" in message
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra.render import Render, kubernetes_objects, render_stack, write_manifests
+from ops.render import Render, kubernetes_objects, render_stack, write_manifests
 from tests.conftest import KUBERNETES_STACKS, STACKS, cached_render
 
 REQUIRED_LABELS = (
@@ -239,7 +239,7 @@ def test_every_kubernetes_object_passes_kubernetes_validate(stack: str, tmp_path
 
 
 def test_render_cli_writes_json_and_manifests(tmp_path: Path) -> None:
-    from infra.cli import main
+    from ops.cli import main
 
     out = tmp_path / "prod.json"
     assert main(["render", "prod", "--out", str(out), "--manifests", str(tmp_path / "m")]) == 0
@@ -263,7 +263,7 @@ def test_render_cli_writes_json_and_manifests(tmp_path: Path) -> None:
 def test_render_cli_reports_bad_config_plainly(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from infra.cli import main
+    from ops.cli import main
 
     broken = tmp_path / "Pulumi.dev.yaml"
     broken.write_text(
@@ -278,7 +278,7 @@ def test_encrypted_config_values_render_as_placeholders(tmp_path: Path) -> None:
     document["config"]["data-platform:someToken"] = {"secure": "v1:abc:def"}
     path = tmp_path / "Pulumi.dev.yaml"
     path.write_text(yaml.safe_dump(document))
-    from infra.render import read_stack_config
+    from ops.render import read_stack_config
 
     config, secret_keys = read_stack_config(path)
     assert config["data-platform:someToken"] == "[secret]"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from infra.diff import diff_renders, format_diff
+from ops.diff import diff_renders, format_diff
 from tests.conftest import STACKS, cached_render
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"

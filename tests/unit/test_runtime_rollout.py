@@ -28,7 +28,7 @@ from components.runtime.workload import (
     WorkloadIdentity,
     WorkloadKind,
 )
-from infra.render import Render, render_stack, stack_file
+from ops.render import Render, render_stack, stack_file
 from tests.conftest import KUBERNETES_STACKS, cached_render
 
 STATEFUL_SET = "kubernetes:apps/v1:StatefulSet"

@@ -28,7 +28,7 @@ from components.runtime.workload import (
     WorkloadIdentity,
     WorkloadKind,
 )
-from infra.render import Render, render_program
+from ops.render import Render, render_program
 
 RESOURCES = Resources(
     cpu_request="100m", cpu_limit="1", memory_request="128Mi", memory_limit="256Mi"

@@ -23,19 +23,28 @@ from components.trino import (
     start_command,
     termination_grace_seconds,
 )
-from components.trino_access import render_group_file, render_rules_json
-from infra.render import Render, kubernetes_objects
+from components.trino.access import render_group_file, render_rules_json
+from infra.config import with_tier_defaults
+from ops.render import Render, kubernetes_objects
 from tests.conftest import KUBERNETES_STACKS, STACKS, cached_render, docker_files
 from tests.unit.test_config import raw_config
 
 CREDENTIAL_KEYS = re.compile(r"(password|secret|secret-key|access-key|connection-user)$")
 CATALOGS = {"/etc/trino-catalog/lake.properties", "/etc/trino-catalog/warehouse.properties"}
 SHARED_SECRET = "shared-secret-value"
+REFRESH_PERIODS = {"dev": "10s", "test": "30s", "prod": "60s"}
+"""The tier defaults' access refresh periods (no stack file sets its own)."""
+
+
+def trino_raw(stack: str) -> dict[str, Any]:
+    """The stack's `data-platform:trino` section as validated: its stack file merged over
+    the tier's defaults (`TrinoSettings.tier_defaults`)."""
+    return with_tier_defaults(raw_config(stack))["trino"]
 
 
 def settings(stack: str) -> TrinoSettings:
     """The stack's Trino settings as the program sees them."""
-    return TrinoSettings.model_validate(raw_config(stack)["trino"])
+    return TrinoSettings.model_validate(trino_raw(stack))
 
 
 def parse_properties(text: str) -> dict[str, str]:
@@ -186,7 +195,7 @@ def test_coordinator_files_follow_config(stack: str) -> None:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_jvm_heap_is_sized_from_the_memory_limit(stack: str) -> None:
-    raw = raw_config(stack)["trino"]
+    raw = trino_raw(stack)
     files, _ = rendered_files(stack)
     jvm = files["/etc/trino/jvm.config"].splitlines()
     [xmx] = [line for line in jvm if line.startswith("-Xmx")]
@@ -207,7 +216,7 @@ def test_access_control_and_groups_are_rendered_from_the_policy(stack: str) -> N
     assert parse_properties(files["/etc/trino/access-control.properties"]) == {
         "access-control.name": "file",
         "security.config-file": "/etc/trino/rules.json",
-        "security.refresh-period": raw_config(stack)["trino"]["accessRefreshPeriod"],
+        "security.refresh-period": REFRESH_PERIODS[stack],
     }
     assert parse_properties(files["/etc/trino/group-provider.properties"]) == {
         "group-provider.name": "file",

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from components.runtime.stack import Tier
 from components.trino import TrinoSettings
-from components.trino_access import (
+from components.trino.access import (
     CLEAR_PII_ROLES,
     AccessPolicy,
     Role,
@@ -21,7 +21,7 @@ from components.trino_access import (
     render_rules_json,
     rules_document,
 )
-from infra.config import ConfigError, parse_config
+from infra.config import ConfigError, parse_config, with_tier_defaults
 from tests.conftest import STACKS
 from tests.support.trino_evaluator import Identity, Rules
 from tests.unit.test_config import raw_config
@@ -29,14 +29,19 @@ from tests.unit.test_config import raw_config
 Raw = dict[str, Any]
 
 
+def stack_raw(stack: str) -> Raw:
+    """The stack's config sections, each merged over its tier defaults (as validated)."""
+    return with_tier_defaults(raw_config(stack))
+
+
 def access_raw(stack: str) -> Raw:
-    """The stack's `trino.access` section as written in the stack file."""
-    return copy.deepcopy(raw_config(stack)["trino"]["access"])
+    """The stack's `trino.access` section: its stack file over the shared governance."""
+    return copy.deepcopy(stack_raw(stack)["trino"]["access"])
 
 
 def policy(stack: str) -> AccessPolicy:
     """The stack's access policy as the program sees it."""
-    return TrinoSettings.model_validate(raw_config(stack)["trino"]).access
+    return TrinoSettings.model_validate(stack_raw(stack)["trino"]).access
 
 
 def rules(stack: str) -> Rules:
@@ -73,7 +78,7 @@ def test_pii_column_without_mask_is_refused() -> None:
 
 
 def test_pii_without_mask_fails_the_whole_stack_config_naming_the_key() -> None:
-    raw = raw_config("test")
+    raw = stack_raw("test")
     del raw["trino"]["access"]["classifiedTables"][2]["pii"][0]["mask"]
     with pytest.raises(ConfigError) as error:
         parse_config("test", raw)
@@ -84,7 +89,7 @@ def test_pii_without_mask_fails_the_whole_stack_config_naming_the_key() -> None:
 
 
 def test_ownership_of_everything_for_non_admins_is_refused_in_prod_only() -> None:
-    raw = raw_config("prod")
+    raw = stack_raw("prod")
     sandbox = raw["trino"]["access"]["tables"][3]
     assert sandbox["groups"] == ["engineers"] and sandbox["schema"] == "sandbox"
     sandbox["schema"] = ".*"
@@ -101,7 +106,7 @@ def test_ownership_of_everything_for_non_admins_is_refused_in_prod_only() -> Non
 
 
 def test_schema_ownership_of_everything_for_non_admins_is_refused_in_prod() -> None:
-    raw = raw_config("prod")
+    raw = stack_raw("prod")
     raw["trino"]["access"]["schemas"].append(
         {"groups": ["pipelines"], "catalog": "lake", "schema": ".*", "owner": True}
     )

@@ -1,4 +1,4 @@
-"""Operator commands: `dataplatform render|check|diff|preflight ...` (also `python -m infra.cli`).
+"""Operator commands: `dataplatform render|check|diff|preflight ...` (also `python -m ops.cli`).
 
 Every command prints a short human summary, or JSON with `--json`.
 """
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, cast
 from infra.errors import UserError
 
 if TYPE_CHECKING:
-    from infra.verify_storage import S3Client
+    from ops.verify_storage import S3Client
 
 Command = Callable[[argparse.Namespace], int]
 _COMMANDS: dict[str, Command] = {}
@@ -35,7 +35,7 @@ def command(name: str) -> Callable[[Command], Command]:
 
 @command("render")
 def _render(args: argparse.Namespace) -> int:
-    from infra.render import render_stack, write_manifests
+    from ops.render import render_stack, write_manifests
 
     render = render_stack(args.stack, config_file=args.config)
     text = render.to_json()
@@ -70,7 +70,7 @@ def _render(args: argparse.Namespace) -> int:
 
 @command("diff")
 def _diff(args: argparse.Namespace) -> int:
-    from infra.diff import diff_renders, format_diff, load_render
+    from ops.diff import diff_renders, format_diff, load_render
 
     changes = diff_renders(load_render(args.a), load_render(args.b))
     if args.json:
@@ -89,7 +89,7 @@ def _write_file(path: Path, text: str, option: str) -> None:
 
 @command("preflight")
 def _preflight(args: argparse.Namespace) -> int:
-    from infra.preflight import check_prerequisites
+    from ops.preflight import check_prerequisites
 
     problems = check_prerequisites(args.stack, config_file=args.config)
     if args.json:
@@ -107,8 +107,8 @@ def _preflight(args: argparse.Namespace) -> int:
 def _verify_storage(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from infra.render import load_stack_config
-    from infra.verify_storage import verify_object_store
+    from ops.render import load_stack_config
+    from ops.verify_storage import verify_object_store
 
     config = load_stack_config(args.stack, args.config)
     admin = config.admin_access.minio
@@ -149,7 +149,7 @@ def _s3_client(stack: str, endpoint: str) -> S3Client:
     import boto3
     import botocore.exceptions
 
-    from infra.verify_storage import missing_credentials
+    from ops.verify_storage import missing_credentials
 
     try:
         session = boto3.Session()
@@ -167,8 +167,8 @@ def _s3_client(stack: str, endpoint: str) -> S3Client:
 
 @command("check")
 def _check(args: argparse.Namespace) -> int:
-    from infra.check import PolicyAnalyzer, check_render
-    from infra.render_file import load_render_file
+    from ops.check import PolicyAnalyzer, check_render
+    from ops.render_file import load_render_file
 
     if args.resources and args.stack:
         print("check takes a STACK or --resources RENDER.json, not both", file=sys.stderr)
@@ -176,7 +176,7 @@ def _check(args: argparse.Namespace) -> int:
     if args.resources:
         render = load_render_file(args.resources)
     elif args.stack:
-        from infra.render import render_stack
+        from ops.render import render_stack
 
         render = json.loads(render_stack(args.stack, config_file=args.config).to_json())
     else:

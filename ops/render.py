@@ -8,7 +8,6 @@ the process: no engine, no provider plugin, no cloud.
 
 from __future__ import annotations
 
-import contextvars
 import json
 import re
 from collections.abc import Callable
@@ -16,24 +15,27 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pulumi
+import pulumi.runtime
 import yaml
 from google.protobuf import json_format
-from pulumi.runtime import mocks as pulumi_mocks
-from pulumi.runtime import settings as pulumi_settings
-from pulumi.runtime.config import set_all_config
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
 from infra.config import PROJECT, PlatformConfig, decode_value, parse_config
-from infra.errors import UserError, check_stack_name, read_user_file
+from infra.errors import UserError
+from ops.errors import check_stack_name, read_user_file
+from ops.pulumi_internals import (
+    RESOURCE_SIG,
+    SECRET_SIG,
+    SIG_KEY,
+    UNKNOWN_VALUE,
+    MockMonitor,
+    RegisterResourceOutputsRequest,
+    RegisterResourceRequest,
+    RegisterResourceResponse,
+    run_under_mocks,
+)
 
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
-_SIG = "4dabf18193072939515e22adb298388d"
-_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-_RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e"
-_UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -133,15 +135,15 @@ def _strip_secure(value: Any) -> tuple[Any, bool]:
 def _plain(value: Any) -> Any:
     """Turn a wire-form property value into JSON, replacing secrets and unknowns."""
     if isinstance(value, dict):
-        sig = value.get(_SIG)
-        if sig == _SECRET_SIG:
+        sig = value.get(SIG_KEY)
+        if sig == SECRET_SIG:
             return _redact(value.get("value"))
-        if sig == _RESOURCE_SIG:
+        if sig == RESOURCE_SIG:
             return {"urn": value.get("urn"), "id": _plain(value.get("id"))}
         return {k: _plain(v) for k, v in sorted(value.items())}
     if isinstance(value, list):
         return [_plain(v) for v in value]
-    if value == _UNKNOWN_VALUE:
+    if value == UNKNOWN_VALUE:
         return UNKNOWN
     if isinstance(value, float) and value.is_integer():
         return int(value)
@@ -150,9 +152,9 @@ def _plain(value: Any) -> Any:
 
 def _redact(value: Any) -> Any:
     """A secret value with its shape kept: map keys and list lengths are not secret, leaves are."""
-    if isinstance(value, dict) and value.get(_SIG) not in (_SECRET_SIG, _RESOURCE_SIG):
+    if isinstance(value, dict) and value.get(SIG_KEY) not in (SECRET_SIG, RESOURCE_SIG):
         return {k: _redact(v) for k, v in sorted(value.items())}
-    if isinstance(value, dict) and value.get(_SIG) == _SECRET_SIG:
+    if isinstance(value, dict) and value.get(SIG_KEY) == SECRET_SIG:
         return _redact(value.get("value"))
     if isinstance(value, list):
         return [_redact(v) for v in value]
@@ -168,7 +170,7 @@ LOAD_BALANCER_ADDRESS = "192.0.2.10"
 """What a deploy (not a preview) under mocks gives a LoadBalancer Service: TEST-NET-1."""
 
 
-class _Mocks(pulumi_mocks.Mocks):
+class _Mocks(pulumi.runtime.Mocks):
     """Returns inputs as state, with deterministic ids and fake values for generated secrets.
 
     In a preview, what the cluster assigns (a load balancer's address) stays unknown, as
@@ -180,7 +182,7 @@ class _Mocks(pulumi_mocks.Mocks):
         super().__init__()
         self.preview = preview
 
-    def new_resource(self, args: pulumi_mocks.MockResourceArgs) -> tuple[str | None, dict]:
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         state = dict(args.inputs)
         if not self.preview and _is_load_balancer(args):
             state["status"] = {"loadBalancer": {"ingress": [{"ip": LOAD_BALANCER_ADDRESS}]}}
@@ -195,28 +197,28 @@ class _Mocks(pulumi_mocks.Mocks):
             state["imageId"] = f"sha256:mock-{args.inputs.get('name', args.name)}"
         return f"{args.name}-id", state
 
-    def call(self, args: pulumi_mocks.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
         return {}, None
 
 
-def _is_load_balancer(args: pulumi_mocks.MockResourceArgs) -> bool:
+def _is_load_balancer(args: pulumi.runtime.MockResourceArgs) -> bool:
     spec = args.inputs.get("spec") or {}
     return args.typ == "kubernetes:core/v1:Service" and spec.get("type") == "LoadBalancer"
 
 
-class _RecordingMonitor(pulumi_mocks.MockMonitor):
+class _RecordingMonitor(MockMonitor):
     """A MockMonitor that keeps each registration request, in order, in engine wire form."""
 
-    def __init__(self, mocks: pulumi_mocks.Mocks) -> None:
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
         self.records: list[dict[str, Any]] = []
         self.outputs_registered: set[str] = set()
 
-    def RegisterResourceOutputs(self, request: Any) -> Any:
+    def RegisterResourceOutputs(self, request: RegisterResourceOutputsRequest) -> Any:
         self.outputs_registered.add(request.urn)
         return super().RegisterResourceOutputs(request)
 
-    def RegisterResource(self, request: Any) -> Any:
+    def RegisterResource(self, request: RegisterResourceRequest) -> RegisterResourceResponse:
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
@@ -292,7 +294,7 @@ def render_stack(stack: str, *, config_file: Path | None = None, preview: bool =
     # Validate first so a bad stack file fails with ConfigError, not inside the mocked engine.
     load_stack_config(stack, path)
     config, secret_keys = read_stack_config(path)
-    return contextvars.Context().run(_render_in_context, stack, config, secret_keys, preview)
+    return _record(stack, config, secret_keys, preview)
 
 
 def render_program(
@@ -308,12 +310,10 @@ def render_program(
     This is how a stack is rendered, and how tests render a small program (a throwaway
     service, one runtime) with the same recording and the same mocks.
     """
-    return contextvars.Context().run(
-        _render_in_context, stack, config or {}, secret_keys or [], preview, program
-    )
+    return _record(stack, config or {}, secret_keys or [], preview, program)
 
 
-def _render_in_context(
+def _record(
     stack: str,
     config: dict[str, str],
     secret_keys: list[str],
@@ -324,12 +324,18 @@ def _render_in_context(
         from infra.program import run  # imported here: the provider SDKs load only to render
 
         program = run
-    pulumi_settings.ROOT.set(None)
-    set_all_config(config, secret_keys)
     mocks = _Mocks(preview=preview)
     monitor = _RecordingMonitor(mocks)
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
-    _sync_await(run_pulumi_func(program))
+    run_under_mocks(
+        program,
+        mocks=mocks,
+        monitor=monitor,
+        project=PROJECT,
+        stack=stack,
+        preview=preview,
+        config=config,
+        secret_keys=secret_keys,
+    )
     return Render(
         stack=stack,
         project=PROJECT,

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from infra.render_file import load_render_file
+from ops.render_file import load_render_file
 
 Resource = dict[str, Any]
 
@@ -26,7 +26,7 @@ def load_render(source: str) -> dict[str, Any]:
     path = Path(source)
     if path.suffix == ".json" or path.exists():
         return load_render_file(path)
-    from infra.render import render_stack
+    from ops.render import render_stack
 
     return json.loads(render_stack(source).to_json())
 

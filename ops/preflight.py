@@ -25,9 +25,9 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from infra.check import POLICY_CONFIG_DIR
 from infra.config import PlatformConfig
-from infra.render import existing_stack_file, load_stack_config, stack_file
+from ops.check import POLICY_CONFIG_DIR
+from ops.render import existing_stack_file, load_stack_config, stack_file
 
 _TIMEOUT = 15
 CONNECT_TIMEOUT = 3.0

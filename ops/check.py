@@ -26,17 +26,23 @@ from typing import Any
 
 import grpc
 from google.protobuf import empty_pb2, struct_pb2
-from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2_grpc
 
-from infra.errors import UserError, read_user_file
+from infra.errors import UserError
+from ops.errors import read_user_file
+from ops.pulumi_internals import (
+    SECRET_SIG,
+    SIG_KEY,
+    UNKNOWN_VALUE,
+    analyzer_pb2,
+    analyzer_pb2_grpc,
+    engine_pb2,
+    engine_pb2_grpc,
+)
 
 POLICY_PACK_DIR = Path(__file__).resolve().parent.parent / "policies"
 POLICY_CONFIG_DIR = POLICY_PACK_DIR / "config"
 SECRET = "[secret]"
 UNKNOWN = "[unknown]"
-_SIG = "4dabf18193072939515e22adb298388d"
-_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-_UNKNOWN_STRING = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 _LEVELS = {
     "advisory": analyzer_pb2.ADVISORY,
     "mandatory": analyzer_pb2.MANDATORY,
@@ -161,13 +167,9 @@ class _EngineStub(engine_pb2_grpc.EngineServicer):
         return empty_pb2.Empty()
 
     def GetRootResource(self, request: Any, context: Any) -> Any:
-        from pulumi.runtime.proto import engine_pb2
-
         return engine_pb2.GetRootResourceResponse(urn=self._root)
 
     def SetRootResource(self, request: Any, context: Any) -> Any:
-        from pulumi.runtime.proto import engine_pb2
-
         self._root = request.urn
         return engine_pb2.SetRootResourceResponse()
 
@@ -175,9 +177,9 @@ class _EngineStub(engine_pb2_grpc.EngineServicer):
 def to_wire(value: Any) -> Any:
     """Render JSON -> engine wire form: "[secret]" becomes a secret, "[unknown]" unknown."""
     if value == SECRET:
-        return {_SIG: _SECRET_SIG, "value": SECRET}
+        return {SIG_KEY: SECRET_SIG, "value": SECRET}
     if value == UNKNOWN:
-        return _UNKNOWN_STRING
+        return UNKNOWN_VALUE
     if isinstance(value, dict):
         return {k: to_wire(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from infra.errors import STACK_NAME, UserError, read_user_file
+from infra.errors import UserError
+from ops.errors import STACK_NAME, read_user_file
 
 _WHAT = "a render JSON written by `dataplatform render --out`"
 

@@ -1,4 +1,4 @@
-"""PostgreSQL server settings: the audit, TLS and tuning models and the files rendered from them.
+"""PostgreSQL server files: the audit, TLS and tuning models and the files rendered from them.
 
 `render_postgresql_conf` and `render_pg_hba` are pure functions of the settings. The
 `Postgres` component ships their output to the container as `postgresql.conf` and
@@ -18,6 +18,9 @@ from pydantic import Field, model_validator
 from components.runtime.stack import SettingsModel, Tier
 
 DEFAULT_PORT = 5432
+# The header names the module's path before the package split; it is part of every
+# render (and of the pods' config hash), so it changes only with a re-recorded golden.
+_HEADER = "# Rendered by components/postgres_server_config.py; do not edit by hand."
 DEFAULT_LOG_LINE_PREFIX = "%m [%p] user=%u,db=%d,app=%a,client=%h "
 
 
@@ -184,7 +187,7 @@ def render_postgresql_conf(
     if tls.required and not (paths.ssl_cert_file and paths.ssl_key_file):
         raise ValueError("TLS is required but no certificate/key paths were given")
     lines = [
-        "# Rendered by components/postgres_server_config.py; do not edit by hand.",
+        _HEADER,
         f"listen_addresses = {_quote(paths.listen_addresses)}",
         f"port = {paths.port}",
         f"unix_socket_directories = {_quote(paths.socket_dir)}",
@@ -235,7 +238,7 @@ def render_pg_hba(*, tls: TlsSettings, admin_user: str) -> str:
     local socket only the admin, by peer identity."""
     tcp = "hostssl" if tls.required else "host"
     lines = [
-        "# Rendered by components/postgres_server_config.py; do not edit by hand.",
+        _HEADER,
         "# TYPE    DATABASE  USER  ADDRESS    METHOD",
         f"local     all       {admin_user}  peer",
         "local     all       all   reject",

@@ -1,0 +1,231 @@
+"""What services hand each other: typed peers, requirements and the access granted for them.
+
+A *producer* (PostgreSQL, MinIO; later Kafka, Marquez, InfluxDB) exposes `Peer`s made
+from its own deployed workloads and grants access to a *named consumer*. A *consumer*
+declares what it requires, as data, before anything is built: a database it owns, a login
+in some groups, buckets with an access level. The platform collects every consumer's
+`Requirements`, hands each producer the ones addressed to it (it creates the logins,
+databases, users and grants they imply), then gives each consumer the `...Access` objects
+it asked for: endpoints, credentials (secret Outputs), the peer to open (network policies
+follow from it) and the resources to wait for. No service or component is named by a
+string outside its own module: a consumer reaches a producer only through these types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import pulumi
+
+from components.runtime.base import Runtime
+from components.runtime.stack import StackSettings
+from components.runtime.workload import Connection, Endpoint, WorkloadIdentity
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+
+@dataclass(frozen=True, kw_only=True)
+class Peer:
+    """One port of a producer's workload that a consumer may open.
+
+    Made only by the producer, from the identity it deployed (`Peer.of`), so a typo cannot
+    yield a NetworkPolicy that selects nothing.
+    """
+
+    service: str
+    component: str
+    port: int
+
+    @classmethod
+    def of(cls, identity: WorkloadIdentity, port: int) -> Peer:
+        """The peer of a deployed workload's port (colour-independent)."""
+        return cls(service=identity.service, component=identity.component, port=port)
+
+    def connection(self) -> Connection:
+        """The runtime's connection to this peer (NetworkPolicy egress and ingress rules)."""
+        return Connection(service=self.service, component=self.component, port=self.port)
+
+
+class BucketAccessLevel(StrEnum):
+    """What a consumer may do in one bucket (least privilege per bucket)."""
+
+    READ = "read"
+    READ_WRITE = "read-write"
+    WRITE_ONLY = "write-only"
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseNeed:
+    """A database of the consumer's own, owned by a login of the same name."""
+
+    database: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoginNeed:
+    """A login role for the consumer, a member of governance groups (no database of its own)."""
+
+    login: str
+    member_of: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class BucketNeed:
+    """Access of the consumer's object-store user to one bucket (optionally a prefix)."""
+
+    bucket: str
+    access: BucketAccessLevel
+    prefix: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Requirements:
+    """Everything one consumer requires of the producers, declared before anything is built."""
+
+    consumer: str
+    databases: tuple[DatabaseNeed, ...] = ()
+    logins: tuple[LoginNeed, ...] = ()
+    buckets: tuple[BucketNeed, ...] = ()
+
+    @property
+    def needs_database(self) -> bool:
+        """True when a database producer must serve this consumer."""
+        return bool(self.databases or self.logins)
+
+    @property
+    def needs_object_store(self) -> bool:
+        """True when an object-store producer must serve this consumer."""
+        return bool(self.buckets)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseAccess:
+    """A database and the login a consumer uses in it, as the producer granted them."""
+
+    peer: Peer
+    endpoint: Endpoint
+    database: str
+    user: str
+    password: pulumi.Output[str]
+    require_tls: bool
+    ready: tuple[pulumi.Resource, ...]
+    """What the consumer's pods wait for: the login and the database."""
+
+    @property
+    def jdbc_url(self) -> str:
+        """`jdbc:postgresql://host:port/db` (`sslmode=require` when the server demands TLS)."""
+        query = "?sslmode=require" if self.require_tls else ""
+        return f"jdbc:postgresql://{self.endpoint.address}/{self.database}{query}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObjectStoreAccess:
+    """An S3 endpoint, the consumer's own user and the physical names of its buckets."""
+
+    peer: Peer
+    endpoint: Endpoint
+    access_key: str
+    secret_key: pulumi.Output[str]
+    buckets: dict[str, str]
+    """Logical bucket name -> physical (per-environment) bucket name."""
+    ca_certificate: pulumi.Output[str] | None
+    """PEM the endpoint's certificate is checked against (HTTPS with a generated one)."""
+    ready: tuple[pulumi.Resource, ...]
+
+
+@runtime_checkable
+class DatabaseProducer(Protocol):
+    """A service that creates databases and logins for consumers (PostgreSQL)."""
+
+    def database_access(self, consumer: str, *, database: str, login: str) -> DatabaseAccess:
+        """Access of `consumer` to `database` as `login` (both from its requirements)."""
+        ...
+
+
+@runtime_checkable
+class ObjectStoreProducer(Protocol):
+    """A service that creates buckets' users and grants for consumers (MinIO)."""
+
+    def object_store_access(self, consumer: str) -> ObjectStoreAccess:
+        """The consumer's user, its buckets and where to reach them."""
+        ...
+
+
+@dataclass(kw_only=True)
+class ServiceContext:
+    """What a service's `build` gets: the stack, the runtime and the producers built so far."""
+
+    stack: StackSettings
+    runtime: Runtime
+    parent: pulumi.Resource
+    requirements: Sequence[Requirements]
+    """Every consumer's requirements in this stack (producers serve those addressed to them)."""
+    producers: list[object] = field(default_factory=list)
+
+    def producer(self, kind: type[Any]) -> Any:
+        """The built producer implementing `kind` (a Protocol above); LookupError if none."""
+        for candidate in self.producers:
+            if isinstance(candidate, kind):
+                return candidate
+        raise LookupError(f"no service in this stack produces {kind.__name__}")
+
+    def database(self) -> DatabaseProducer:
+        """The stack's database producer."""
+        return self.producer(DatabaseProducer)
+
+    def object_store(self) -> ObjectStoreProducer:
+        """The stack's object-store producer."""
+        return self.producer(ObjectStoreProducer)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Service:
+    """One registry entry: how a service is stamped from its config section.
+
+    `section` names the `PlatformConfig` attribute holding its settings (None: the service
+    is absent from the stack). `requirements` derives what it needs from the producers,
+    purely from its settings (so config checks and producers can see it first); `build`
+    declares the component; `produces` says which producer protocols it implements, so
+    config checks can tell whether a consumer's requirement has a producer in the stack.
+    """
+
+    name: str
+    section: str
+    build: Callable[[ServiceContext, BaseModel], pulumi.ComponentResource]
+    requirements: Callable[[BaseModel], Requirements] | None = None
+    produces: tuple[type[Any], ...] = ()
+
+
+def requirement_problems(
+    services: Sequence[Service], settings: dict[str, BaseModel | None]
+) -> list[str]:
+    """Requirements of enabled services that no enabled service can serve.
+
+    Generic: a consumer needing a database needs an enabled database producer, one
+    needing buckets an enabled object-store producer; each message names the consumer
+    and the config section that is missing.
+    """
+    enabled = [s for s in services if settings.get(s.section) is not None]
+    offered = {kind for s in enabled for kind in s.produces}
+    problems = []
+    for service in enabled:
+        if service.requirements is None:
+            continue
+        section = settings[service.section]
+        assert section is not None
+        needs = service.requirements(section)
+        for wanted, kind in (
+            (needs.needs_database, DatabaseProducer),
+            (needs.needs_object_store, ObjectStoreProducer),
+        ):
+            if wanted and kind not in offered:
+                providers = [s.section for s in services if kind in s.produces]
+                problems.append(
+                    f"{service.section} needs a {kind.__name__} but the stack enables none "
+                    f"(add a {' or '.join(providers) or 'producer'} section)"
+                )
+    return problems

@@ -1,0 +1,1 @@
+"""Operator commands (`dataplatform`): render, check, diff, preflight, verify-storage."""
