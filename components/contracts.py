@@ -13,7 +13,7 @@ string outside its own module: a consumer reaches a producer only through these 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -145,6 +145,12 @@ class DatabaseProducer(Protocol):
         """Access of `consumer` to `database` as `login` (both from its requirements)."""
         ...
 
+    def sql_job(
+        self, job: str, *, database: str, login: str, statements: Sequence[str]
+    ) -> pulumi.Resource:
+        """Run idempotent SQL once per change, as `login` in `database`."""
+        ...
+
 
 @runtime_checkable
 class ObjectStoreProducer(Protocol):
@@ -164,7 +170,17 @@ class ServiceContext:
     parent: pulumi.Resource
     requirements: Sequence[Requirements]
     """Every consumer's requirements in this stack (producers serve those addressed to them)."""
+    admin: Mapping[str, Any] = field(default_factory=dict)
+    """Fixed admin addresses by service name (`AdminEndpoint`; absent: the runtime's way in)."""
     producers: list[object] = field(default_factory=list)
+
+    def resource_name(self, service: str) -> str:
+        """`<stack-prefix>-<service>`: the logical name of a service's component."""
+        return f"{self.stack.prefix}-{service}"
+
+    def options(self) -> pulumi.ResourceOptions:
+        """Options of a service component: parented under the platform."""
+        return pulumi.ResourceOptions(parent=self.parent)
 
     def producer(self, kind: type[Any]) -> Any:
         """The built producer implementing `kind` (a Protocol above); LookupError if none."""

@@ -15,13 +15,14 @@ import pulumi
 from pydantic import ValidationError, model_validator
 
 from components.common import AdminEndpoint
+from components.contracts import requirement_problems
 from components.object_store import ObjectStoreSettings
 from components.postgres import PostgresSettings
 from components.runtime.docker import DockerSettings
 from components.runtime.kubernetes import KubernetesSettings
 from components.runtime.stack import SettingsModel, StackSettings, Target, Tier
 from components.tier_defaults import merged
-from components.trino import TRINO_DATABASES, TRINO_POSTGRES_LOGIN, TrinoSettings
+from components.trino import TrinoSettings
 from infra.errors import UserError
 
 PROJECT = "data-platform"
@@ -103,27 +104,15 @@ class PlatformConfig(SettingsModel):
         return self
 
     @model_validator(mode="after")
-    def _trino_fits_stack(self) -> Self:
-        trino = self.trino
-        problems = trino.tier_problems(self.platform.tier)
-        user = next((u for u in self.object_store.users if u.name == trino.object_store_user), None)
-        if user is None:
-            problems.append(
-                f"trino.objectStoreUser {trino.object_store_user!r} is not a user in objectStore.users"
-            )
-        elif not any(
-            g.bucket == trino.warehouse_bucket and g.access == "read-write" for g in user.grants
-        ):
-            problems.append(
-                f"trino.warehouseBucket {trino.warehouse_bucket!r} needs a read-write grant for "
-                f"objectStore user {trino.object_store_user!r}"
-            )
-        databases = {d.name for d in self.postgres.access.databases}
-        missing = [d for d in TRINO_DATABASES if d not in databases]
-        if missing:
-            problems.append(f"trino needs postgres.access.databases {missing}")
-        if TRINO_POSTGRES_LOGIN not in {login.name for login in self.postgres.access.logins}:
-            problems.append(f"trino needs a postgres.access.logins entry {TRINO_POSTGRES_LOGIN!r}")
+    def _services_fit_stack(self) -> Self:
+        """Tier rules of every service, and every requirement served (generic, per kind)."""
+        from infra.services import SERVICES, enabled_settings, stack_requirements
+
+        problems = self.trino.tier_problems(self.platform.tier)
+        sections = enabled_settings(self, SERVICES)
+        problems += requirement_problems(SERVICES, sections)
+        requirements = stack_requirements(sections, SERVICES)
+        problems += self.object_store.serve_problems(requirements)
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -1,26 +1,25 @@
-"""Wiring: one `DataPlatform` component that builds the runtime and every service in order."""
+"""Wiring: one `DataPlatform` component that builds the runtime and the stack's services.
+
+It walks the service registry (`infra/services.py`) in order: every consumer's
+requirements are collected first, from settings alone; each producer is then built with
+the requirements addressed to it, and each consumer receives its access through the
+contracts (`components/contracts.py`). No service is named here.
+"""
 
 from __future__ import annotations
 
-import pulumi
+from collections.abc import Mapping
 
-from components.object_store import ObjectStore
-from components.postgres import Postgres
+import pulumi
+from pydantic import BaseModel
+
+from components.contracts import ObjectStoreProducer, Service, ServiceContext
 from components.runtime.base import Runtime
 from components.runtime.docker import DockerRuntime
 from components.runtime.kubernetes import KubernetesRuntime
 from components.runtime.stack import Target
-from components.runtime.workload import Connection
-from components.trino import (
-    ICEBERG_JDBC_CATALOG_DDL,
-    LAKE_DATABASE,
-    TRINO_POSTGRES_LOGIN,
-    WAREHOUSE_DATABASE,
-    JdbcConnection,
-    S3Connection,
-    Trino,
-)
 from infra.config import PlatformConfig
+from infra.services import SERVICES, enabled_settings, stack_requirements
 
 
 def build_runtime(config: PlatformConfig, parent: pulumi.Resource) -> Runtime:
@@ -39,104 +38,53 @@ def build_runtime(config: PlatformConfig, parent: pulumi.Resource) -> Runtime:
 
 
 class DataPlatform(pulumi.ComponentResource):
-    """The whole platform of one stack: runtime, then services in dependency order."""
+    """The whole platform of one stack: the runtime, then each enabled service in order."""
 
     def __init__(
-        self, name: str, *, config: PlatformConfig, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        *,
+        config: PlatformConfig,
+        services: tuple[Service, ...] = SERVICES,
+        sections: Mapping[str, BaseModel | None] | None = None,
+        opts: pulumi.ResourceOptions | None = None,
     ):
+        """`services` and `sections` default to the registry and the stack's config; a test
+        may stamp other services (a throwaway consumer) through the same path."""
         super().__init__("dataplatform:platform:DataPlatform", name, None, opts)
-        stack = config.platform
         self.runtime = build_runtime(config, self)
-        self.object_store = ObjectStore(
-            f"{stack.prefix}-minio",
-            stack=stack,
-            settings=config.object_store,
+        sections = dict(sections) if sections is not None else enabled_settings(config, services)
+        context = ServiceContext(
+            stack=config.platform,
             runtime=self.runtime,
-            admin=config.admin_access.minio,
-            opts=pulumi.ResourceOptions(parent=self),
+            parent=self,
+            requirements=stack_requirements(sections, services),
+            admin=dict(config.admin_access),  # keyed by service name (AdminAccess fields)
         )
-        self.postgres = Postgres(
-            f"{stack.prefix}-postgres",
-            stack=stack,
-            settings=config.postgres,
-            runtime=self.runtime,
-            admin=config.admin_access.postgres,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        self.trino = self._trino(config)
-        # Trino does not create its Iceberg JDBC catalog's tables: their owner does, once.
-        self.postgres.sql_job(
-            "iceberg-catalog",
-            database=LAKE_DATABASE,
-            login=LAKE_DATABASE,
-            statements=ICEBERG_JDBC_CATALOG_DDL,
-        )
+        self.services: dict[str, pulumi.ComponentResource] = {}
+        for service in services:
+            settings = sections.get(service.section)
+            if settings is None:
+                continue
+            component = service.build(context, settings)
+            self.services[service.name] = component
+            if service.produces:
+                context.producers.append(component)
+        # In-platform `host:port` of every service that serves one.
         self.endpoints = {
-            "minio": self.object_store.endpoint.url,
-            "postgres": self.postgres.endpoint.address,
-            "trino": self.trino.endpoint.url,
+            name: component.endpoint.address  # type: ignore[attr-defined]
+            for name, component in self.services.items()
+            if hasattr(component, "endpoint")
         }
         self.inventory = {
-            "environment": stack.environment,
-            "target": stack.target.value,
-            "buckets": self.object_store.bucket_names,
+            "environment": config.platform.environment,
+            "target": config.platform.target.value,
+            "services": sorted(self.services),
+            "buckets": {
+                name: physical
+                for producer in context.producers
+                if isinstance(producer, ObjectStoreProducer)
+                for name, physical in getattr(producer, "bucket_names", {}).items()
+            },
         }
         self.register_outputs({"endpoints": self.endpoints, "inventory": self.inventory})
-
-    def _trino(self, config: PlatformConfig) -> Trino:
-        """Trino over the lake (MinIO + the Iceberg JDBC catalog in PostgreSQL) and the warehouse."""
-        stack, settings = config.platform, config.trino
-        access_key, secret_key = self.object_store.credentials(settings.object_store_user)
-        postgres_peer = Connection(
-            service="postgres", component="server", port=self.postgres.endpoint.port
-        )
-        require_tls = config.postgres.tls.required
-        lake_user, lake_password = self.postgres.credentials(LAKE_DATABASE)
-        warehouse_user, warehouse_password = self.postgres.login_credentials(TRINO_POSTGRES_LOGIN)
-        bucket = self.object_store.bucket_names[settings.warehouse_bucket]
-        return Trino(
-            f"{stack.prefix}-trino",
-            stack=stack,
-            settings=settings,
-            runtime=self.runtime,
-            s3=S3Connection(
-                endpoint=self.object_store.endpoint,
-                access_key=access_key,
-                secret_key=secret_key,
-                peer=Connection(
-                    service="minio", component="server", port=self.object_store.endpoint.port
-                ),
-                ca_certificate=(
-                    self.object_store.certificate.cert_pem
-                    if self.object_store.certificate
-                    else None
-                ),
-            ),
-            warehouse_dir=f"s3://{bucket}/warehouse",
-            iceberg=JdbcConnection(
-                endpoint=self.postgres.endpoint,
-                database=LAKE_DATABASE,
-                user=lake_user,
-                password=lake_password,
-                peer=postgres_peer,
-                require_tls=require_tls,
-            ),
-            warehouse=JdbcConnection(
-                endpoint=self.postgres.endpoint,
-                database=WAREHOUSE_DATABASE,
-                user=warehouse_user,
-                password=warehouse_password,
-                peer=postgres_peer,
-                require_tls=require_tls,
-            ),
-            # Trino's pods wait for exactly what they log in with: the S3 user with its
-            # grants, the PostgreSQL login and databases (not the whole storage layer).
-            start_after=[
-                self.object_store.user_ready[settings.object_store_user],
-                *self.postgres.ready_for(
-                    databases=[LAKE_DATABASE, WAREHOUSE_DATABASE],
-                    logins=[TRINO_POSTGRES_LOGIN],
-                ),
-            ],
-            opts=pulumi.ResourceOptions(parent=self),
-        )

@@ -31,6 +31,7 @@ from components.object_store.settings import (
     ObjectStoreSettings,
     ServiceUser,
 )
+from components.options import flowing_options
 from components.runtime.base import Runtime
 from components.runtime.stack import StackSettings
 from components.runtime.workload import Endpoint
@@ -83,15 +84,12 @@ class ObjectStore(pulumi.ComponentResource):
         requirements: Sequence[Requirements] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
-        super().__init__("dataplatform:storage:ObjectStore", name, None, opts)
+        # Every descendant takes the component's protect / retain_on_delete (never its
+        # depends_on: children wait for exactly what they use).
+        super().__init__("dataplatform:storage:ObjectStore", name, None, flowing_options(opts))
         self._stack = stack
         self._name = name
-        # Children take the component's protect / retain_on_delete, never its depends_on.
-        self._child = pulumi.ResourceOptions(
-            parent=self,
-            protect=opts.protect if opts else None,
-            retain_on_delete=opts.retain_on_delete if opts else None,
-        )
+        self._child = pulumi.ResourceOptions(parent=self)
         self.root_user = pulumi.Output.secret("platform-admin")
         self.root_password = generated_password(f"{name}-root-password", parent=self)
         provider = self._server(settings, runtime, admin)
@@ -99,9 +97,7 @@ class ObjectStore(pulumi.ComponentResource):
         # the provider adds no step to the deploy graph's longest chain.
         managed = pulumi.ResourceOptions.merge(
             self._child,
-            pulumi.ResourceOptions(
-                provider=provider, depends_on=list(self._server_ready)
-            ),
+            pulumi.ResourceOptions(provider=provider, depends_on=list(self._server_ready)),
         )
         stateful = pulumi.ResourceOptions.merge(
             managed, pulumi.ResourceOptions(protect=stack.is_prod or None)
@@ -113,9 +109,7 @@ class ObjectStore(pulumi.ComponentResource):
         self.user_secrets, self.user_ready = {}, {}
         for user in (*settings.users, *consumer_users(requirements)):
             self.user_secrets[user.name] = self._user(name, user, managed)
-        self._grants = {
-            needs.consumer: needs for needs in requirements if needs.buckets
-        }
+        self._grants = {needs.consumer: needs for needs in requirements if needs.buckets}
         self.register_outputs(
             {
                 "endpoint": self.endpoint.url,
@@ -131,9 +125,7 @@ class ObjectStore(pulumi.ComponentResource):
         admin: AdminEndpoint | None,
     ) -> minio.Provider:
         """The server workload, its certificate and the provider that configures it."""
-        self.certificate = server_certificate(
-            self._name, settings, runtime, admin, parent=self
-        )
+        self.certificate = server_certificate(self._name, settings, runtime, admin, parent=self)
         workload = server_workload(
             settings,
             admin,

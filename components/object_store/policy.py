@@ -50,6 +50,4 @@ def policy_document(stack: StackSettings, grants: Sequence[BucketGrant]) -> str:
                 "Resource": [f"arn:aws:s3:::{bucket}/{grant.prefix}*"],
             }
         )
-    return json.dumps(
-        {"Version": "2012-10-17", "Statement": statements}, sort_keys=True
-    )
+    return json.dumps({"Version": "2012-10-17", "Statement": statements}, sort_keys=True)

@@ -119,12 +119,8 @@ def server_workload(
         volumes=(Volume(name="data", mount_path="/data", size=settings.volume_size),),
         scratch=(ScratchDir(name="tmp", mount_path="/tmp"),),
         resources=settings.resources.to_resources(),
-        readiness=Probe(
-            port=API_PORT, path="/minio/health/ready", exec_command=probe_cmd
-        ),
-        liveness=Probe(
-            port=API_PORT, path="/minio/health/live", exec_command=probe_cmd
-        ),
+        readiness=Probe(port=API_PORT, path="/minio/health/ready", exec_command=probe_cmd),
+        liveness=Probe(port=API_PORT, path="/minio/health/live", exec_command=probe_cmd),
         startup=Probe(
             port=API_PORT,
             exec_command=probe_cmd,
@@ -171,6 +167,4 @@ def start_script(*, tls: bool) -> str:
 def _highest(classifications: Iterable[DataClassification]) -> str:
     """The most sensitive classification among the buckets: what the server's volume holds."""
     order = list(DataClassification)
-    return max(
-        classifications, key=order.index, default=DataClassification.INTERNAL
-    ).value
+    return max(classifications, key=order.index, default=DataClassification.INTERNAL).value

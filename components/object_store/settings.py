@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated, Self
 
@@ -13,6 +14,7 @@ from components.common import (
     ResourceSettings,
     VolumeSize,
 )
+from components.contracts import Requirements
 from components.runtime.stack import SettingsModel, Tier
 
 REQUIRED_BUCKETS = ("bronze", "silver", "gold", "audit", "backups")
@@ -56,13 +58,9 @@ class BucketSettings(SettingsModel):
             raise ValueError(f"bucket {self.name!r}: objectLocking needs versioning")
         ids = [rule.id for rule in self.lifecycle]
         if len(ids) != len(set(ids)):
-            raise ValueError(
-                f"bucket {self.name!r}: lifecycle rule ids must be unique, got {ids}"
-            )
+            raise ValueError(f"bucket {self.name!r}: lifecycle rule ids must be unique, got {ids}")
         if self.name == AUDIT_BUCKET and any(r.expire_days for r in self.lifecycle):
-            raise ValueError(
-                "the audit bucket keeps its objects: its rules may not set expireDays"
-            )
+            raise ValueError("the audit bucket keeps its objects: its rules may not set expireDays")
         return self
 
 
@@ -111,9 +109,7 @@ class ObjectStoreSettings(SettingsModel):
             raise ValueError(f"bucket names must be unique, repeated: {duplicates}")
         missing = [n for n in REQUIRED_BUCKETS if n not in names]
         if missing:
-            raise ValueError(
-                f"buckets {missing} are required (lake layers, audit, backups)"
-            )
+            raise ValueError(f"buckets {missing} are required (lake layers, audit, backups)")
         users = [user.name for user in self.users]
         if len(users) != len(set(users)):
             raise ValueError(f"service user names must be unique, got {users}")
@@ -124,6 +120,26 @@ class ObjectStoreSettings(SettingsModel):
                         f"user {user.name!r} is granted unknown bucket {grant.bucket!r}"
                     )
         return self
+
+    def serve_problems(self, requirements: Sequence[Requirements]) -> list[str]:
+        """Consumers' bucket needs this store cannot serve: unknown buckets, clashing users."""
+        names = {bucket.name for bucket in self.buckets}
+        users = {user.name for user in self.users}
+        problems = []
+        for needs in requirements:
+            if not needs.buckets:
+                continue
+            if needs.consumer in users:
+                problems.append(
+                    f"objectStore.users: {needs.consumer!r} is the user of the {needs.consumer} "
+                    "service, made from its requirements: remove it from config"
+                )
+            problems += [
+                f"{needs.consumer} needs bucket {need.bucket!r}, not in objectStore.buckets"
+                for need in needs.buckets
+                if need.bucket not in names
+            ]
+        return problems
 
     def tier_problems(self, tier: Tier) -> list[str]:
         """What this tier requires beyond the schema: TLS wherever credentials travel."""

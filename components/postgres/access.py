@@ -17,7 +17,8 @@ from pydantic import Field, model_validator
 
 from components.runtime.stack import SettingsModel
 
-REQUIRED_DATABASES = ("warehouse", "dagster", "marquez", "redash", "amundsen", "iceberg")
+REQUIRED_DATABASES = ("warehouse",)
+"""Governance needs the warehouse; services declare their own databases (contracts)."""
 ADMIN_DATABASE = "postgres"
 PUBLIC = "public"
 EXTENSIONS = ("pgaudit",)
@@ -117,7 +118,7 @@ class AccessSettings(SettingsModel):
             raise ValueError(f"databases: names must be unique, got {names}")
         missing = [d for d in REQUIRED_DATABASES if d not in names]
         if missing:
-            raise ValueError(f"databases: {missing} are required by the platform's services")
+            raise ValueError(f"databases: {missing} are required (the governed warehouse)")
         groups = [g.name for g in self.groups]
         if sorted(groups) != sorted(GroupName):
             raise ValueError(

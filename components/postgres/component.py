@@ -20,7 +20,9 @@ import pulumi_postgresql as postgresql
 import pulumi_random as random
 
 from components.common import AdminEndpoint, image_version
+from components.contracts import DatabaseAccess, Peer, Requirements
 from components.options import flowing_options
+from components.postgres.consumers import effective_access, served
 from components.postgres.declare import declare_plan
 from components.postgres.plan import AccessPlan, access_plan
 from components.postgres.scram import scram_salt, scram_sha256_verifier
@@ -54,7 +56,11 @@ def password_verifier(
 
 
 class Postgres(pulumi.ComponentResource):
-    """PostgreSQL server with pgaudit, its databases, roles and grants."""
+    """PostgreSQL server with pgaudit, its databases, roles and grants.
+
+    Implements `DatabaseProducer`: it creates the databases and logins its consumers
+    require and hands each consumer `database_access` to them.
+    """
 
     endpoint: Endpoint
     admin_user: str
@@ -71,14 +77,16 @@ class Postgres(pulumi.ComponentResource):
         settings: PostgresSettings,
         runtime: Runtime,
         admin: AdminEndpoint | None,
+        requirements: Sequence[Requirements] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("dataplatform:storage:Postgres", name, None, flowing_options(opts))
         self._name, self._settings, self._runtime = name, settings, runtime
         self.admin_user = settings.admin_user
         self.superuser_password = generated_password(f"{name}-superuser-password", parent=self)
-        self.plan = access_plan(settings.access)
-        self.databases = tuple(d.name for d in settings.access.databases)
+        access = effective_access(settings.access, served(requirements))
+        self.plan = access_plan(access)
+        self.databases = tuple(d.name for d in access.databases)
         self._passwords = {
             login: generated_password(f"{name}-{login}-password", parent=self)
             for login in self.plan.logins
@@ -175,6 +183,25 @@ class Postgres(pulumi.ComponentResource):
         if database not in self.databases:
             raise KeyError(f"no database {database!r} declared")
         return database, self._passwords[database]
+
+    @property
+    def peer(self) -> Peer:
+        """The server's port, as consumers open it (network policies follow)."""
+        return Peer.of(self._identity, self.endpoint.port)
+
+    def database_access(self, consumer: str, *, database: str, login: str) -> DatabaseAccess:
+        """`consumer`'s access to `database` as `login`; KeyError if neither was declared."""
+        if database not in self.databases or login not in self._passwords:
+            raise KeyError(f"{consumer} did not require database {database!r} as {login!r}")
+        return DatabaseAccess(
+            peer=self.peer,
+            endpoint=self.endpoint,
+            database=database,
+            user=login,
+            password=self._passwords[login],
+            require_tls=self._settings.tls.required,
+            ready=tuple(self.ready_for(databases=[database], logins=[login])),
+        )
 
     def login_credentials(self, login: str) -> tuple[str, pulumi.Output[str]]:
         """Role name and (secret) password of a declared service login."""

@@ -97,14 +97,7 @@ class Trino(pulumi.ComponentResource):
         self._name, self._settings, self._runtime = name, settings, runtime
         self._start_after = tuple(start_after)
         cluster = self._cluster(stack, s3, warehouse_dir, iceberg, warehouse)
-        needs_secret = settings.workers is not None or settings.authentication is (
-            Authentication.PASSWORD
-        )
-        shared_secret = (
-            generated_password(f"{name}-internal-shared-secret", parent=self, length=64)
-            if needs_secret
-            else None
-        )
+        shared_secret = self._shared_secret()
         self.user_passwords = {}
         coordinator = self._deploy_coordinator(cluster, shared_secret)
         self.internal_endpoint = coordinator.endpoint("http")
@@ -129,6 +122,14 @@ class Trino(pulumi.ComponentResource):
     def credentials(self, user: str) -> tuple[str, pulumi.Output[str]]:
         """User name and generated password (secret) of a declared user, e.g. a service user."""
         return user, self.user_passwords[user]
+
+    def _shared_secret(self) -> pulumi.Output[str] | None:
+        """`internal-communication.shared-secret`, generated where nodes must prove who they
+        are to each other: with workers, or with authentication on (Trino requires it)."""
+        settings = self._settings
+        if settings.workers is None and settings.authentication is not Authentication.PASSWORD:
+            return None
+        return generated_password(f"{self._name}-internal-shared-secret", parent=self, length=64)
 
     def _cluster(
         self,

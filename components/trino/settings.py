@@ -15,6 +15,7 @@ from typing import Annotated, Any, Self
 from pydantic import Field, model_validator
 
 from components.common import PinnedImage, ResourceSettings
+from components.contracts import BucketAccessLevel
 from components.runtime.quantities import MEMORY_PATTERN, memory_bytes
 from components.runtime.stack import SettingsModel, Tier
 from components.tier_defaults import load_defaults
@@ -73,6 +74,13 @@ class WorkerSettings(NodeSettings):
     replicas: int = Field(ge=1, le=100)
 
 
+class LakeGrant(SettingsModel):
+    """Trino's access to one lake bucket."""
+
+    bucket: BucketName
+    access: BucketAccessLevel
+
+
 class TrinoSettings(SettingsModel):
     """Trino of one stack: image, sizes, security, where the lake lives, and the access policy.
 
@@ -90,7 +98,12 @@ class TrinoSettings(SettingsModel):
     data_dir_size: Annotated[str, Field(pattern=MEMORY_PATTERN)] = "4Gi"
     log_level: LogLevel = LogLevel.INFO
     warehouse_bucket: BucketName = "gold"
-    object_store_user: str = "trino"
+    lake_grants: tuple[LakeGrant, ...] = (
+        LakeGrant(bucket="bronze", access=BucketAccessLevel.READ),
+        LakeGrant(bucket="silver", access=BucketAccessLevel.READ_WRITE),
+        LakeGrant(bucket="gold", access=BucketAccessLevel.READ_WRITE),
+    )
+    """Trino's S3 user's access to the lake layers (it reads raw data, writes the rest)."""
     s3_region: str = "us-east-1"
     run_as_user: int = Field(default=1000, ge=1)
     shutdown_grace_seconds: int = Field(default=60, ge=10, le=600)
@@ -116,6 +129,11 @@ class TrinoSettings(SettingsModel):
         if self.authentication is Authentication.PASSWORD and not self.tls:
             raise ValueError(
                 "authentication 'password' needs tls: true (Trino accepts passwords over HTTPS only)"
+            )
+        writable = {g.bucket for g in self.lake_grants if g.access is BucketAccessLevel.READ_WRITE}
+        if self.warehouse_bucket not in writable:
+            raise ValueError(
+                f"warehouseBucket {self.warehouse_bucket!r} needs a read-write entry in lakeGrants"
             )
         if self.coordinator.query_memory_mib < 64:
             raise ValueError(

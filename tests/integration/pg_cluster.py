@@ -25,12 +25,15 @@ from typing import Any
 import psycopg2
 import psycopg2.extensions
 
+from components.contracts import DatabaseNeed, LoginNeed, Requirements
 from components.postgres import PostgresSettings
 from components.postgres import paths as container_paths
+from components.postgres.consumers import effective_access
 from components.postgres.plan import access_plan
 from components.postgres.scram import scram_salt, scram_sha256_verifier
 from components.postgres.scripts import admin_role_settings
 from components.postgres.server_config import ServerPaths
+from infra.services import enabled_settings, stack_requirements
 from ops.render import load_stack_config
 
 PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
@@ -42,9 +45,31 @@ class Unavailable(Exception):
     """PostgreSQL (or pgaudit, or a non-root user to run it) is not available here."""
 
 
+PREPARED_CONSUMERS = (
+    Requirements(consumer="dagster", databases=(DatabaseNeed(database="dagster"),)),
+    Requirements(consumer="marquez", databases=(DatabaseNeed(database="marquez"),)),
+    Requirements(
+        consumer="redash",
+        databases=(DatabaseNeed(database="redash"),),
+        logins=(LoginNeed(login="redash_reader", member_of=("analyst",)),),
+    ),
+    Requirements(
+        consumer="amundsen",
+        databases=(DatabaseNeed(database="amundsen"),),
+        logins=(LoginNeed(login="amundsen_crawler", member_of=("steward",)),),
+    ),
+)
+"""Consumers whose components are not in the registry yet (issue 10) but whose real-server
+tests already run: they need their database the way their component will declare it."""
+
+
 def stack_postgres_settings(stack: str) -> PostgresSettings:
-    """The stack's PostgreSQL settings exactly as the program validates them."""
-    return load_stack_config(stack).postgres
+    """The stack's PostgreSQL settings exactly as the program validates them, with the
+    access model the server serves: governance plus every consumer's requirements."""
+    config = load_stack_config(stack)
+    requirements = [*stack_requirements(enabled_settings(config)), *PREPARED_CONSUMERS]
+    access = effective_access(config.postgres.access, requirements)
+    return config.postgres.model_copy(update={"access": access})
 
 
 @dataclass

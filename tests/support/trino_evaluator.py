@@ -98,6 +98,20 @@ class Rules:
                 return rule
         return None
 
+    def _first_flag(self, section: str, flag: str, identity: Identity, **names: str) -> bool:
+        """The boolean `flag` of the first rule of `section` matching the user and every
+        `names` field (a missing section allows everything, as in Trino)."""
+        if section not in self.document:
+            return True
+        rule = self._first(
+            section,
+            lambda r: (
+                _subject(r, identity)
+                and all(_full(r.get(key), value) for key, value in names.items())
+            ),
+        )
+        return bool(rule and rule.get(flag))
+
     # --- catalogs, schemas, tables ---------------------------------------------------
 
     def catalog_access(self, identity: Identity, catalog: str) -> str:
@@ -112,17 +126,7 @@ class Rules:
 
     def schema_owner(self, identity: Identity, catalog: str, schema: str) -> bool:
         """Whether the user counts as the schema's owner."""
-        if "schemas" not in self.document:
-            return True
-        rule = self._first(
-            "schemas",
-            lambda r: (
-                _subject(r, identity)
-                and _full(r.get("catalog"), catalog)
-                and _full(r.get("schema"), schema)
-            ),
-        )
-        return bool(rule and rule.get("owner"))
+        return self._first_flag("schemas", "owner", identity, catalog=catalog, schema=schema)
 
     def table_rule(self, identity: Identity, catalog: str, schema: str, table: str) -> Rule | None:
         """The first matching table rule, ignoring catalog access."""
@@ -178,27 +182,13 @@ class Rules:
 
     def system_session_property(self, identity: Identity, name: str) -> bool:
         """Whether the user may set a system session property."""
-        if "system_session_properties" not in self.document:
-            return True
-        rule = self._first(
-            "system_session_properties",
-            lambda r: _subject(r, identity) and _full(r.get("property"), name),
-        )
-        return bool(rule and rule.get("allow"))
+        return self._first_flag("system_session_properties", "allow", identity, property=name)
 
     def catalog_session_property(self, identity: Identity, catalog: str, name: str) -> bool:
         """Whether the user may set a catalog session property."""
-        if "catalog_session_properties" not in self.document:
-            return True
-        rule = self._first(
-            "catalog_session_properties",
-            lambda r: (
-                _subject(r, identity)
-                and _full(r.get("catalog"), catalog)
-                and _full(r.get("property"), name)
-            ),
+        return self._first_flag(
+            "catalog_session_properties", "allow", identity, catalog=catalog, property=name
         )
-        return bool(rule and rule.get("allow"))
 
     def impersonation(self, identity: Identity, new_user: str) -> bool:
         """Whether the user may run queries as `new_user` (`$1`... refer to original_user)."""

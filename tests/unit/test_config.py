@@ -173,16 +173,18 @@ BAD_CONFIGS: list[tuple[str, str, Callable[[Raw], None], str]] = [
     (
         "grant-unknown-bucket",
         "dev",
-        lambda raw: raw["objectStore"]["users"][0]["grants"].append(
-            {"bucket": "platinum", "access": "read"}
+        lambda raw: raw["objectStore"].update(
+            users=[{"name": "ops", "grants": [{"bucket": "platinum", "access": "read"}]}]
         ),
-        r"user 'trino' is granted unknown bucket 'platinum'",
+        r"user 'ops' is granted unknown bucket 'platinum'",
     ),
     (
         "bad-access-level",
         "dev",
-        _set("admin", "objectStore", "users", 1, "grants", 0, "access"),
-        r"users\[1\]\.grants\[0\]\.access: Input should be 'read', 'read-write' or 'write-only'",
+        lambda raw: raw["objectStore"].update(
+            users=[{"name": "ops", "grants": [{"bucket": "gold", "access": "admin"}]}]
+        ),
+        r"users\[0\]\.grants\[0\]\.access: Input should be 'read', 'read-write' or 'write-only'",
     ),
     (
         "docker-target-without-docker-section",

@@ -102,7 +102,9 @@ def test_every_postgresql_resource_uses_the_provider_and_is_parented(stack: str)
 def test_databases_roles_and_extension(stack: str) -> None:
     render = cached_render(stack)
     databases = {r["inputs"]["name"]: r for r in render.of_type(f"{PG}database:Database")}
-    assert {"warehouse", "dagster", "marquez", "redash", "amundsen", "iceberg"} <= set(databases)
+    # The governed warehouse, and the database its one running consumer (Trino) requires;
+    # none for services the stack does not run.
+    assert set(databases) == {"warehouse", "iceberg"}
     for name, database in databases.items():
         assert database["inputs"]["owner"] == name
         assert database["options"]["protect"] is (stack == "prod")
@@ -204,13 +206,27 @@ def test_render_is_deterministic(stack: str) -> None:
     assert render_stack(stack).to_json() == cached_render(stack).to_json()
 
 
-def test_credentials_give_each_service_its_own_owner_role() -> None:
-    plan = access_plan(settings("dev").access)
-    assert {"warehouse", "dagster", "marquez", "redash", "amundsen", "iceberg"} <= set(plan.logins)
+def test_each_required_database_gets_its_own_owner_login() -> None:
+    from components.contracts import DatabaseNeed, LoginNeed, Requirements
+    from components.postgres.consumers import effective_access
+
+    needs = Requirements(
+        consumer="x",
+        databases=(DatabaseNeed(database="dagster"),),
+        logins=(LoginNeed(login="reader", member_of=("analyst",)),),
+    )
+    plan = access_plan(effective_access(settings("dev").access, [needs]))
+    assert {"warehouse", "dagster", "reader"} <= set(plan.logins)
+    assert "dagster" not in access_plan(settings("dev").access).logins
 
 
 def test_plan_sql_mirrors_the_declared_grants() -> None:
-    plan = access_plan(settings("prod").access)
+    from components.postgres.consumers import effective_access
+    from infra.services import enabled_settings, stack_requirements
+    from ops.render import load_stack_config
+
+    consumers = stack_requirements(enabled_settings(load_stack_config("prod")))
+    plan = access_plan(effective_access(settings("prod").access, consumers))
     verifiers = {login: scram_sha256_verifier("pw", scram_salt(login)) for login in plan.logins}
     sql = "\n".join(s for _, batch in plan.sql(verifiers) for s in batch)
     assert 'REVOKE ALL ON SCHEMA "public" FROM PUBLIC' in sql
@@ -369,12 +385,12 @@ def test_analyst_may_not_write() -> None:
 def test_missing_required_database_and_unknown_key() -> None:
     def mutate(raw: dict[str, Any]) -> None:
         raw["access"]["databases"] = [
-            d for d in raw["access"]["databases"] if d["name"] != "iceberg"
+            d for d in raw["access"]["databases"] if d["name"] != "warehouse"
         ]
         raw["audit"]["logEverything"] = True
 
     message = _bad_in_full("dev", mutate)
-    assert "['iceberg'] are required" in message
+    assert "['warehouse'] are required" in message
     assert "data-platform:postgres.audit.logEverything: unknown key" in message
 
 

@@ -43,8 +43,9 @@ def test_a_section_of_sizes_only_meets_its_tiers_rules(tier: Tier) -> None:
     """A new stack (a DR drill's `prod-dr`) gets its tier's governance without copying it."""
     settings = for_tier(tier, SIZES_ONLY)
     assert settings.tier_problems(tier) == []
-    assert {d.name for d in settings.access.databases} >= {"warehouse", "iceberg"}
-    assert {login.name for login in settings.access.logins} >= {"trino"}
+    assert {d.name for d in settings.access.databases} == {"warehouse"}
+    # Service logins come from the services' requirements, not from governance.
+    assert settings.access.logins == ()
 
 
 def test_prod_audits_writes_over_tls_without_bind_parameters() -> None:
@@ -85,8 +86,8 @@ def test_a_list_in_the_stack_replaces_the_default_list_whole() -> None:
 def test_defaults_are_fresh_on_every_call() -> None:
     """A caller that edits the defaults it got cannot change another stack's."""
     first = PostgresSettings.tier_defaults(Tier.PROD)
-    first["access"]["logins"].clear()
-    assert PostgresSettings.tier_defaults(Tier.PROD)["access"]["logins"]
+    first["access"]["groups"].clear()
+    assert PostgresSettings.tier_defaults(Tier.PROD)["access"]["groups"]
 
 
 @pytest.mark.parametrize("stack", STACKS)

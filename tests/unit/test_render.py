@@ -387,6 +387,7 @@ def test_docker_files_reach_read_only_servers_through_a_never_started_carrier() 
     carriers = [c for name, c in containers.items() if name.endswith("-files")]
     assert {c["name"] for c in carriers} == {
         "dp-dev-minio-server-files",
+        "dp-dev-postgres-iceberg-catalog-files",
         "dp-dev-postgres-server-files",
         "dp-dev-trino-coordinator-files",
     }

@@ -234,7 +234,11 @@ def test_query_owner_rules_may_not_execute() -> None:
         ("prod", {"workers": None}, r"trino\.workers\.replicas must be at least 2 in prod"),
         ("dev", {"authentication": "password", "tls": False}, r"needs tls: true"),
         ("dev", {"image": "trinodb/trino:latest"}, r"floating tag 'latest'"),
-        ("dev", {"warehouseBucket": "backups"}, r"needs a read-write grant for objectStore user"),
+        (
+            "dev",
+            {"warehouseBucket": "backups"},
+            r"warehouseBucket .backups. needs a read-write entry in lakeGrants",
+        ),
     ],
 )
 def test_stack_level_trino_rules(stack: str, change: Raw, match: str) -> None:

@@ -11,7 +11,7 @@ import pulumi
 import pulumi_random as random
 
 from components.runtime.kubernetes import KubernetesRuntime, KubernetesSettings
-from components.runtime.stack import StackSettings
+from components.runtime.stack import StackSettings, Target, Tier
 from components.runtime.workload import Connection, Endpoint
 from components.trino import JdbcConnection, S3Connection, Trino
 from ops.render import Render, render_program
@@ -19,8 +19,8 @@ from tests.unit.test_trino import settings
 
 STACK = StackSettings(
     environment="test",
-    tier="test",
-    target="kubernetes",
+    tier=Tier.TEST,
+    target=Target.KUBERNETES,
     prefix="dp-test",
     owner="team",
     cost_center="cc-1",

@@ -1,0 +1,37 @@
+"""What Trino requires of the producers (components/contracts.py), from its settings.
+
+The lake's Iceberg JDBC catalog lives in a database Trino owns (`iceberg`); the warehouse
+catalog connects as the `trino` login, an `engineer` (it reads curated and writes
+staging, as governance grants engineers); its S3 user reads and writes the lake layers.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel
+
+from components.contracts import (
+    BucketAccessLevel,
+    BucketNeed,
+    DatabaseNeed,
+    LoginNeed,
+    Requirements,
+)
+from components.trino.connections import LAKE_DATABASE, TRINO_POSTGRES_LOGIN
+from components.trino.settings import TrinoSettings
+
+CONSUMER = "trino"
+WAREHOUSE_GROUPS = ("engineer",)
+
+
+def trino_requirements(settings: BaseModel) -> Requirements:
+    """Trino's database, login and bucket needs."""
+    assert isinstance(settings, TrinoSettings)
+    return Requirements(
+        consumer=CONSUMER,
+        databases=(DatabaseNeed(database=LAKE_DATABASE),),
+        logins=(LoginNeed(login=TRINO_POSTGRES_LOGIN, member_of=WAREHOUSE_GROUPS),),
+        buckets=tuple(
+            BucketNeed(bucket=grant.bucket, access=BucketAccessLevel(grant.access))
+            for grant in settings.lake_grants
+        ),
+    )
