@@ -32,6 +32,7 @@ IMPORTS = "; ".join(
         "import pulumi, pulumi_docker, pulumi_minio, pulumi_postgresql, pulumi_random, pulumi_tls",
         "import pulumi_kubernetes.core.v1, pulumi_kubernetes.apps.v1, pulumi_kubernetes.meta.v1",
         "import pulumi_kubernetes.networking.v1, pulumi_kubernetes.policy.v1",
+        "import pulumi_kubernetes.batch.v1, pulumi_kubernetes.rbac.v1",
     ]
 )
 ROUNDS = 5

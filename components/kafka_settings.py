@@ -14,12 +14,11 @@ internals.Topic` (legal characters, 249 characters at most, `.`/`_` collide in m
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Self
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from components.common import (
     DataClassification,
@@ -30,6 +29,7 @@ from components.common import (
 )
 from components.runtime.quantities import memory_bytes
 from components.runtime.stack import DnsLabel, SettingsModel, Tier
+from components.tier_defaults import validate_for_tier
 
 KAFKA_VERSION = "4.3.1"
 """The Kafka release the stacks pin (`apache/kafka:<this>`) and the tests run from Maven
@@ -334,15 +334,7 @@ class KafkaSettings(SettingsModel):
 
         Raises `ValueError` listing every problem, each naming its `kafka.` key path.
         """
-        merged = _deep_merge(TIER_DEFAULTS[tier], section)
-        try:
-            settings = cls.model_validate(merged)
-        except ValidationError as error:
-            raise ValueError(_describe(error)) from None
-        problems = settings.tier_problems(tier)
-        if problems:
-            raise ValueError("; ".join(problems))
-        return settings
+        return validate_for_tier(cls, "kafka", TIER_DEFAULTS[tier], section, tier)
 
 
 TIER_DEFAULTS: Mapping[Tier, Mapping[str, Any]] = {
@@ -374,29 +366,3 @@ TIER_DEFAULTS: Mapping[Tier, Mapping[str, Any]] = {
     Tier.PROD: {},
 }
 """What each tier changes from the schema's (production) defaults; a stack's section wins."""
-
-
-def _deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    merged: dict[str, Any] = copy.deepcopy(dict(base))
-    for key, value in override.items():
-        current = merged.get(key)
-        if isinstance(current, Mapping) and isinstance(value, Mapping):
-            merged[key] = _deep_merge(current, value)  # type: ignore[arg-type]
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
-
-
-def _describe(error: ValidationError) -> str:
-    problems = []
-    for item in error.errors(include_url=False):
-        message = str(item["msg"]).removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling; keys are camelCase)"
-        if not item["loc"]:  # a whole-section rule: its message names its keys
-            problems.append(message)
-            continue
-        path = ".".join(str(part) for part in ("kafka", *item["loc"]))
-        shown = "" if isinstance(item["input"], dict | list) else f" (got {item['input']!r})"
-        problems.append(f"{path}: {message}{shown}")
-    return "; ".join(problems)

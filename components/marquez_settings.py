@@ -20,11 +20,12 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, Self
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from components.common import PinnedImage, ResourceSettings, image_version
 from components.postgres.access import Identifier
 from components.runtime.stack import DnsLabel, SettingsModel, Tier
+from components.tier_defaults import validate_for_tier
 
 MARQUEZ_VERSION = "0.51.1"
 """The Marquez release the stacks pin (API and web images carry the same tag). Newest
@@ -136,18 +137,7 @@ class MarquezSettings(SettingsModel):
 
         Raises `ValueError` listing every problem, each naming its `marquez.` key path.
         """
-        merged = {**TIER_DEFAULTS[tier], **section}
-        retention = section.get("retention")
-        if isinstance(retention, Mapping):
-            merged["retention"] = {**TIER_DEFAULTS[tier].get("retention", {}), **retention}
-        try:
-            settings = cls.model_validate(merged)
-        except ValidationError as error:
-            raise ValueError(describe(error)) from None
-        problems = settings.tier_problems(tier)
-        if problems:
-            raise ValueError("; ".join(problems))
-        return settings
+        return validate_for_tier(cls, "marquez", TIER_DEFAULTS[tier], section, tier)
 
 
 def _repository(image: str) -> str:
@@ -166,20 +156,3 @@ TIER_DEFAULTS: Mapping[Tier, Mapping[str, Any]] = {
     Tier.PROD: {},
 }
 """What each tier changes from the schema's (production) defaults; a stack's section wins."""
-
-
-def describe(error: ValidationError) -> str:
-    """One line per problem of a `marquez` section: key path, message, the value given."""
-    problems: list[str] = []
-    for item in error.errors(include_url=False):
-        message = str(item["msg"]).removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling; keys are camelCase)"
-        if not item["loc"]:  # a whole-section rule: its message names its keys
-            problems.append(message)
-            continue
-        path = ".".join(str(part) for part in ("marquez", *item["loc"]))
-        given = item.get("input")
-        shown = "" if isinstance(given, dict | list) else f" (got {given!r})"
-        problems.append(f"{path}: {message}{shown}")
-    return "; ".join(problems)

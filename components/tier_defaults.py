@@ -14,11 +14,13 @@ prod) is written once, as a data file next to its model, and returned by
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import yaml
+from pydantic import BaseModel, ValidationError
 
 from components.runtime.stack import Tier
 
@@ -33,14 +35,56 @@ class HasTierDefaults(Protocol):
 
 
 def merged(defaults: Mapping[str, Any], section: Mapping[str, Any]) -> dict[str, Any]:
-    """`section` over `defaults`: mappings merge recursively, other values replace."""
-    result: dict[str, Any] = dict(defaults)
+    """`section` over `defaults`: mappings merge recursively, other values replace.
+
+    The result shares nothing with either input (values are copied), so a caller may
+    edit it without changing a default another stack will read.
+    """
+    result: dict[str, Any] = copy.deepcopy(dict(defaults))
     for key, value in section.items():
         if isinstance(value, Mapping) and isinstance(result.get(key), Mapping):
             result[key] = merged(result[key], value)
         else:
-            result[key] = value
+            result[key] = copy.deepcopy(value)
     return result
+
+
+def section_errors(section: str, error: ValidationError) -> str:
+    """One `; `-joined line per problem of a section: key path, message, the value given."""
+    problems: list[str] = []
+    for item in error.errors(include_url=False):
+        message = str(item["msg"]).removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling; keys are camelCase)"
+        if not item["loc"]:  # a whole-section rule: its message names its keys
+            problems.append(message)
+            continue
+        path = ".".join(str(part) for part in (section, *item["loc"]))
+        given = item.get("input")
+        shown = "" if isinstance(given, dict | list) else f" (got {given!r})"
+        problems.append(f"{path}: {message}{shown}")
+    return "; ".join(problems)
+
+
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def validate_for_tier(
+    model: type[Model], section: str, defaults: Mapping[str, Any], raw: Mapping[str, Any], tier: Any
+) -> Model:
+    """`raw` merged over `defaults`, validated, then the model's `tier_problems(tier)`.
+
+    Raises ValueError listing every problem, each naming its `<section>.` key path.
+    """
+    try:
+        settings = model.model_validate(merged(defaults, raw))
+    except ValidationError as error:
+        raise ValueError(section_errors(section, error)) from None
+    checked: Any = settings  # every section model defines tier_problems(tier)
+    problems: list[str] = checked.tier_problems(tier)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return settings
 
 
 def load_defaults(path: Path) -> dict[str, Any]:

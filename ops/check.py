@@ -206,15 +206,18 @@ class PolicyAnalyzer:
         self._engine_server.start()
         self.engine_address = f"127.0.0.1:{engine_port}"
         self._process: subprocess.Popen[bytes] | None = None
+        self._launched: tuple[str, str, subprocess.Popen[bytes]] | None = None
         self._channel: grpc.Channel | None = None
         self._stub: analyzer_pb2_grpc.AnalyzerStub | None = None
         self._stack: str | None = None
 
-    def start(self, *, project: str, stack: str) -> None:
-        """Start the pack (again, if the stack changed: the pack reads it from its env)."""
-        if self._process is not None and self._stack == stack:
+    def launch(self, *, project: str, stack: str) -> None:
+        """Start the pack's process without waiting for it, so it boots while a render runs.
+
+        `start` with the same project and stack then connects to it.
+        """
+        if self._process is not None or self._launched is not None:
             return
-        self.close_plugin()
         env = dict(os.environ)
         env |= {
             "PULUMI_PROJECT": project,
@@ -230,6 +233,23 @@ class PolicyAnalyzer:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
+        self._launched = (project, stack, process)
+
+    def start(self, *, project: str, stack: str) -> None:
+        """Start the pack (again, if the stack changed: the pack reads it from its env)."""
+        if self._process is not None and self._stack == stack:
+            return
+        self.close_plugin()
+        launched, self._launched = self._launched, None
+        if launched is not None and launched[:2] != (project, stack):
+            launched[2].kill()
+            launched[2].wait()
+            launched = None
+        if launched is None:
+            self.launch(project=project, stack=stack)
+            launched, self._launched = self._launched, None
+        assert launched is not None
+        process = launched[2]
         port = self._read_port(process)
         self._process = process
         self._stack = stack
@@ -306,6 +326,10 @@ class PolicyAnalyzer:
 
     def close(self) -> None:
         """Stop the pack and the engine stub."""
+        if self._launched is not None:
+            self._launched[2].kill()
+            self._launched[2].communicate(timeout=10)
+            self._launched = None
         self.close_plugin()
         self._engine_server.stop(0)
 

@@ -173,16 +173,19 @@ def _check(args: argparse.Namespace) -> int:
     if args.resources and args.stack:
         print("check takes a STACK or --resources RENDER.json, not both", file=sys.stderr)
         return 2
-    if args.resources:
-        render = load_render_file(args.resources)
-    elif args.stack:
-        from ops.render import render_stack
-
-        render = json.loads(render_stack(args.stack, config_file=args.config).to_json())
-    else:
+    if not args.resources and not args.stack:
         print("check needs a STACK or --resources RENDER.json", file=sys.stderr)
         return 2
     with PolicyAnalyzer() as analyzer:
+        if args.resources:
+            render = load_render_file(args.resources)
+        else:
+            from infra.config import PROJECT
+            from ops.render import render_stack
+
+            # The pack boots on the other core while the program renders.
+            analyzer.launch(project=PROJECT, stack=args.stack)
+            render = json.loads(render_stack(args.stack, config_file=args.config).to_json())
         result = check_render(render, analyzer=analyzer, policy_config=args.policy_config)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))

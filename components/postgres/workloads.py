@@ -46,6 +46,9 @@ JOB_RESOURCES = Resources(
 )
 """What a SQL job may use: psql applying a few idempotent statements."""
 
+JOB_UID = 10026
+"""The SQL job's uid: high, unused by any host account, unrelated to the server's."""
+
 
 def server_workload(
     identity: WorkloadIdentity,
@@ -129,8 +132,8 @@ def sql_job_workload(
             Connection(service=server.service, component=server.component, port=DEFAULT_PORT),
         ),
         resources=JOB_RESOURCES,
-        security=SecurityProfile(
-            run_as_user=settings.run_as_user, run_as_group=settings.run_as_user
-        ),
+        # A client only: it needs no uid of the server's, so it runs as a high one that
+        # no host account uses (CIS: containers run as a high UID).
+        security=SecurityProfile(run_as_user=JOB_UID, run_as_group=JOB_UID),
         active_deadline_seconds=600,
     )

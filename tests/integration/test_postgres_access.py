@@ -8,6 +8,7 @@ import psycopg2
 import psycopg2.errors
 import pytest
 
+from components.trino.connections import ICEBERG_JDBC_CATALOG_DDL
 from tests.integration.pg_cluster import Cluster
 
 pytestmark = pytest.mark.integration
@@ -69,7 +70,14 @@ def test_steward_reads_everything_and_writes_nothing(pg: Cluster) -> None:
 
 @pytest.mark.parametrize(
     ("user", "database"),
-    [("dagster", "marquez"), ("marquez", "dagster"), ("redash", "warehouse"), (ANALYST, "dagster")],
+    [
+        ("dagster", "marquez"),
+        ("marquez", "dagster"),
+        ("redash", "warehouse"),
+        ("iceberg", "warehouse"),
+        ("warehouse", "iceberg"),
+        (ANALYST, "dagster"),
+    ],
 )
 def test_service_cannot_connect_to_another_services_database(
     pg: Cluster, user: str, database: str
@@ -78,9 +86,55 @@ def test_service_cannot_connect_to_another_services_database(
         run(pg, user, "SELECT 1", database)
 
 
-def test_each_service_reaches_its_own_database(pg: Cluster) -> None:
-    for database in ("dagster", "marquez", "redash", "amundsen", "iceberg"):
-        run(pg, database, "CREATE TABLE t (id int)", database)
+SERVICE_DATABASES = ("warehouse", "dagster", "marquez", "redash", "amundsen", "iceberg")
+"""Databases with their service login of the same name (the admin owns each database)."""
+
+
+def test_each_service_works_in_its_own_database_without_owning_it(pg: Cluster) -> None:
+    for database in SERVICE_DATABASES:
+        owner = run(
+            pg,
+            "postgres",
+            f"SELECT datdba::regrole::text FROM pg_database WHERE datname = '{database}'",
+            "postgres",
+        )
+        assert owner == [(pg.settings.admin_user,)], database
+        run(pg, database, "CREATE TABLE own_check (id int)", database)
+        run(pg, database, "CREATE TABLE public.own_check_public (id serial)", database)
+        run(pg, database, "CREATE TEMPORARY TABLE own_check_temp (id int)", database)
+        run(pg, database, "CREATE SCHEMA own_check_schema", database)
+
+
+def test_the_warehouse_login_creates_tables_in_the_schemas_it_owns(pg: Cluster) -> None:
+    for schema in ("curated", "staging", "audit"):
+        run(pg, "warehouse", f"CREATE TABLE {schema}.owner_check (id int)")
+        owner = run(
+            pg,
+            "postgres",
+            f"SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = '{schema}'",
+        )
+        assert owner == [("warehouse",)]
+
+
+@pytest.mark.parametrize("database", SERVICE_DATABASES)
+def test_a_service_cannot_drop_its_database(pg: Cluster, database: str) -> None:
+    with pytest.raises(psycopg2.errors.InsufficientPrivilege, match="must be owner"):
+        run(pg, database, f'DROP DATABASE "{database}"', database)
+
+
+def test_the_iceberg_catalog_job_statements_run_as_the_iceberg_login(pg: Cluster) -> None:
+    """What `Postgres.sql_job("iceberg-catalog", ...)` runs: twice, as it may on redeploys."""
+    for _ in range(2):
+        for statement in ICEBERG_JDBC_CATALOG_DDL:
+            run(pg, "iceberg", statement, "iceberg")
+    rows = run(
+        pg,
+        "iceberg",
+        "SELECT tablename, tableowner FROM pg_tables "
+        "WHERE schemaname = 'public' AND tablename LIKE 'iceberg%' ORDER BY 1",
+        "iceberg",
+    )
+    assert rows == [("iceberg_namespace_properties", "iceberg"), ("iceberg_tables", "iceberg")]
 
 
 def test_nobody_but_the_admin_is_superuser(pg: Cluster) -> None:

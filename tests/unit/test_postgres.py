@@ -105,8 +105,12 @@ def test_databases_roles_and_extension(stack: str) -> None:
     # The governed warehouse, and the database its one running consumer (Trino) requires;
     # none for services the stack does not run.
     assert set(databases) == {"warehouse", "iceberg"}
-    for name, database in databases.items():
-        assert database["inputs"]["owner"] == name
+    role_urns = {r["urn"] for r in render.of_type(f"{PG}role:Role")}
+    for database in databases.values():
+        # Owned by the admin, so created side by side with the logins, not after them.
+        assert database["inputs"]["owner"] == settings(stack).admin_user
+        assert database["inputs"]["alterObjectOwnership"] is False
+        assert not role_urns & {*database["dependencies"], *database["options"]["depends_on"]}
         assert database["options"]["protect"] is (stack == "prod")
     roles = {r["inputs"]["name"]: r["inputs"] for r in render.of_type(f"{PG}role:Role")}
     assert {"analyst", "engineer", "steward", "platform_admin"} <= set(roles)
@@ -149,6 +153,48 @@ def test_grants_follow_config_and_replace_delete_first(stack: str) -> None:
     }
     schemas = render.of_type(f"{PG}schema:Schema")
     assert all(s["options"]["protect"] is (stack == "prod") for s in schemas)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_each_service_login_works_in_its_own_database_without_owning_it(stack: str) -> None:
+    render = cached_render(stack)
+    grants = {
+        (g["inputs"]["role"], g["inputs"]["objectType"], g["inputs"].get("schema")): g
+        for g in render.of_type(f"{PG}grant:Grant")
+        if g["inputs"]["role"] == g["inputs"]["database"]
+    }
+    names = {r["urn"]: r["name"].removeprefix(f"dp-{stack}-") for r in render.resources}
+    for database in ("warehouse", "iceberg"):
+        on_database = grants[(database, "database", None)]
+        assert sorted(on_database["inputs"]["privileges"]) == ["CONNECT", "CREATE", "TEMPORARY"]
+        on_public = grants[(database, "schema", "public")]
+        assert sorted(on_public["inputs"]["privileges"]) == ["CREATE", "USAGE"]
+        for grant in (on_database, on_public):
+            assert grant["options"]["delete_before_replace"] is True
+            waits = {names[u] for u in grant["options"]["depends_on"]}
+            assert {f"postgres-role-{database}", f"postgres-db-{database}"} <= waits
+    schemas = render.of_type(f"{PG}schema:Schema")
+    assert {(s["inputs"]["database"], s["inputs"]["owner"]) for s in schemas} == {
+        ("warehouse", "warehouse")
+    }
+
+
+def test_plan_sql_gives_the_login_its_database_and_public_schema() -> None:
+    plan = access_plan(settings("dev").access, admin="pgadmin")
+    verifiers = {login: scram_sha256_verifier("pw", scram_salt(login)) for login in plan.logins}
+    sql: dict[str, list[str]] = {}
+    for database, batch in plan.sql(verifiers):
+        sql.setdefault(database, []).extend(batch)
+    assert (
+        'CREATE DATABASE "warehouse" WITH OWNER "pgadmin" TEMPLATE template0 ENCODING \'UTF8\''
+        in sql["postgres"]
+    )
+    assert (
+        'GRANT CONNECT, CREATE, TEMPORARY ON DATABASE "warehouse" TO "warehouse"'
+        in sql["warehouse"]
+    )
+    assert 'GRANT CREATE, USAGE ON SCHEMA "public" TO "warehouse"' in sql["warehouse"]
+    assert 'CREATE SCHEMA "curated" AUTHORIZATION "warehouse"' in sql["warehouse"]
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -215,9 +261,9 @@ def test_each_required_database_gets_its_own_owner_login() -> None:
         databases=(DatabaseNeed(database="dagster"),),
         logins=(LoginNeed(login="reader", member_of=("analyst",)),),
     )
-    plan = access_plan(effective_access(settings("dev").access, [needs]))
+    plan = access_plan(effective_access(settings("dev").access, [needs]), admin="postgres")
     assert {"warehouse", "dagster", "reader"} <= set(plan.logins)
-    assert "dagster" not in access_plan(settings("dev").access).logins
+    assert "dagster" not in access_plan(settings("dev").access, admin="postgres").logins
 
 
 def test_plan_sql_mirrors_the_declared_grants() -> None:
@@ -226,7 +272,9 @@ def test_plan_sql_mirrors_the_declared_grants() -> None:
     from ops.render import load_stack_config
 
     consumers = stack_requirements(enabled_settings(load_stack_config("prod")))
-    plan = access_plan(effective_access(settings("prod").access, consumers))
+    plan = access_plan(
+        effective_access(settings("prod").access, consumers), admin=settings("prod").admin_user
+    )
     verifiers = {login: scram_sha256_verifier("pw", scram_salt(login)) for login in plan.logins}
     sql = "\n".join(s for _, batch in plan.sql(verifiers) for s in batch)
     assert 'REVOKE ALL ON SCHEMA "public" FROM PUBLIC' in sql

@@ -1,8 +1,8 @@
-"""SQL a consumer needs inside its database runs once, as that database's owner.
+"""SQL a consumer needs inside its database runs once, as that database's service login.
 
 Trino's Iceberg JDBC catalog needs its two catalog tables before the first lake DDL, and
 Trino does not create them (seen on the real engine): a Job of the PostgreSQL component
-creates them as the `iceberg` owner, idempotently, on every stack.
+creates them as the `iceberg` login, idempotently, on every stack.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from tests.conftest import KUBERNETES_STACKS, cached_render, docker_files
 
 
 @pytest.mark.parametrize("stack", KUBERNETES_STACKS)
-def test_iceberg_catalog_job_runs_as_the_owner_after_role_and_database(stack: str) -> None:
+def test_iceberg_catalog_job_runs_as_the_login_after_role_database_and_grants(stack: str) -> None:
     render = cached_render(stack)
     [job] = [j for j in render.of_type("kubernetes:batch/v1:Job") if "iceberg-catalog" in j["name"]]
     pod = job["inputs"]["spec"]["template"]["spec"]
@@ -25,7 +25,13 @@ def test_iceberg_catalog_job_runs_as_the_owner_after_role_and_database(stack: st
     assert pod["automountServiceAccountToken"] is False
     names = {r["urn"]: r["name"] for r in render.resources}
     waits = {names[u].removeprefix(f"dp-{stack}-") for u in job["dependencies"] if u in names}
-    assert {"postgres-role-iceberg", "postgres-db-iceberg"} <= waits
+    # The admin owns the database: the login connects and creates by its own grants.
+    assert {
+        "postgres-role-iceberg",
+        "postgres-db-iceberg",
+        "postgres-grant-iceberg-database-iceberg",
+        "postgres-grant-iceberg-schema-iceberg-public",
+    } <= waits
     [config] = [
         c for c in render.of_type("kubernetes:core/v1:ConfigMap") if "iceberg-catalog" in c["name"]
     ]

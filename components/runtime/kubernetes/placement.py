@@ -7,15 +7,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.runtime import labels
-from components.runtime.stack import StackSettings
-from components.runtime.workload import Workload
+from components.runtime.placement import WorkloadPlacement
 
 meta = k8s.meta.v1
 
 
 @dataclass(frozen=True, kw_only=True)
-class Placement:
+class Placement(WorkloadPlacement):
     """Where a workload's objects go and how they are named, labelled and parented.
 
     `prefix` is the Pulumi logical-name prefix (`<stack-prefix>-<workload>`); Kubernetes
@@ -23,32 +21,13 @@ class Placement:
     the service component (`parent`), on the stack's `provider`, after the `namespace`.
     """
 
-    stack: StackSettings
     namespace: str
     namespace_resource: pulumi.Resource
-    workload: Workload
-    parent: pulumi.Resource
-    provider: pulumi.ProviderResource
 
     @property
     def name(self) -> str:
         """The workload's Kubernetes object name: `<service>-<component>[-<color>]`."""
         return self.workload.identity.name
-
-    @property
-    def prefix(self) -> str:
-        """The Pulumi logical-name prefix of the workload's resources."""
-        return f"{self.stack.prefix}-{self.name}"
-
-    @property
-    def labels(self) -> dict[str, str]:
-        """The full label set (DESIGN.md vocabulary) of the workload's objects."""
-        return labels.workload_labels(
-            self.stack,
-            self.workload.identity,
-            data_classification=self.workload.data_classification,
-            extra=self.workload.extra_labels,
-        )
 
     def meta(self, name: str, object_labels: dict[str, str] | None = None) -> meta.ObjectMetaArgs:
         """Metadata of a namespaced object named `name` (the workload's labels by default)."""
