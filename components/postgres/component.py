@@ -5,7 +5,7 @@ password; `initdb` on an empty data directory, then `postgres` with the rendered
 `postgresql.conf` and `pg_hba.conf`); a server certificate when TLS is required
 (generated, or read from secret stack config); a pulumi-postgresql Provider built from
 the admin address and the superuser password; and the access model (`access.py`,
-`plan.py`, `declare.py`): the pgaudit extension, group roles, one owner login per
+`plan.py`, `declare.py`): the pgaudit extension, group roles, one service login per
 database, service logins, databases, schemas, grants and default privileges. Options set
 on the component (protect, retain_on_delete, providers, aliases) flow to every child
 (`components/options.py`).
@@ -23,8 +23,8 @@ from components.common import AdminEndpoint, image_version
 from components.contracts import DatabaseAccess, Peer, Requirements
 from components.options import flowing_options
 from components.postgres.consumers import effective_access, served
-from components.postgres.declare import declare_plan
-from components.postgres.plan import AccessPlan, access_plan
+from components.postgres.declare import declare_plan, spec_name
+from components.postgres.plan import AccessPlan, GrantSpec, access_plan
 from components.postgres.scram import scram_salt, scram_sha256_verifier
 from components.postgres.server_config import CertificateSource
 from components.postgres.settings import PostgresSettings
@@ -85,7 +85,7 @@ class Postgres(pulumi.ComponentResource):
         self.admin_user = settings.admin_user
         self.superuser_password = generated_password(f"{name}-superuser-password", parent=self)
         access = effective_access(settings.access, served(requirements))
-        self.plan = access_plan(access)
+        self.plan = access_plan(access, admin=settings.admin_user)
         self.databases = tuple(d.name for d in access.databases)
         self._passwords = {
             login: generated_password(f"{name}-{login}-password", parent=self)
@@ -179,7 +179,7 @@ class Postgres(pulumi.ComponentResource):
         )
 
     def credentials(self, database: str) -> tuple[str, pulumi.Output[str]]:
-        """Owner role and (secret) password of one database, for that service only."""
+        """Service login and (secret) password of one database, for that service only."""
         if database not in self.databases:
             raise KeyError(f"no database {database!r} declared")
         return database, self._passwords[database]
@@ -210,15 +210,22 @@ class Postgres(pulumi.ComponentResource):
     def ready_for(
         self, *, databases: Sequence[str], logins: Sequence[str]
     ) -> list[pulumi.Resource]:
-        """What a consumer must wait for before it starts: its login roles and databases.
+        """What a consumer must wait for before it starts: its login roles and databases,
+        and the grants made to those logins themselves in those databases (a service
+        login's CONNECT on its own database, which the admin owns).
 
-        Grants are not among them: a consumer can start before they exist (it connects on
-        use), and waiting for them would lengthen the deploy graph for nothing.
+        Group grants are not among them: a consumer can start before they exist (it
+        connects on use), and waiting for them would lengthen the deploy graph for nothing.
         Raises KeyError for a database or login this server does not declare.
         """
         keys = [f"role-{login}" for login in logins]
         keys += [f"role-{database}" for database in databases]
         keys += [f"db-{database}" for database in databases]
+        keys += [
+            spec_name(grant)
+            for grant in self.plan.of_type(GrantSpec)
+            if grant.role in logins and grant.database in databases
+        ]
         return [self.plan_resources[key] for key in dict.fromkeys(keys)]
 
     def sql_job(
@@ -231,7 +238,8 @@ class Postgres(pulumi.ComponentResource):
         idempotent (`IF NOT EXISTS`): the job runs again whenever they change. The login's
         password reaches psql from a secret file, through the process env only; the job
         runs in the server's image (psql) with its non-root identity, and waits for the
-        login and the database. Raises KeyError for an undeclared login or database.
+        login, the database and the login's grants there. Raises KeyError for an
+        undeclared login or database.
         """
         if database not in self.databases:
             raise KeyError(f"no database {database!r} declared")

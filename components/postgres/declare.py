@@ -1,7 +1,8 @@
 """Declaring an access plan with pulumi-postgresql: one resource per spec, in plan order.
 
-Each resource depends on the ones it refers to (roles before databases before schemas
-before grants) and on `after` (the server and the way in to it). Databases and schemas
+Each resource depends on the ones it refers to (databases, owned by the unmanaged admin,
+wait for no role; schemas wait for their database and owner; grants for their role,
+database and schema) and on `after` (the server and the way in to it). Databases and schemas
 are protected when asked; grants are replaced delete-first (a create-then-delete
 replacement would drop the grant it just made). Provider docs:
 https://www.pulumi.com/registry/packages/postgresql/api-docs/
@@ -154,7 +155,10 @@ class _Declaration:
             template="template0",
             encoding="UTF8",
             allow_connections=True,
-            opts=self._opts(self.roles[spec.owner], protect=self._protect),
+            # An owner change (the service login before, the admin now) keeps the objects
+            # inside owned by whoever created them.
+            alter_object_ownership=False,
+            opts=self._opts(self.roles.get(spec.owner), protect=self._protect),
         )
         self.databases[spec.name] = database
         return database

@@ -76,7 +76,8 @@ class RoleSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class DatabaseSpec:
-    """A database owned by its own role; PUBLIC loses CONNECT and TEMP."""
+    """A database owned by the admin (the provider's superuser), so it does not wait for
+    any login; PUBLIC loses CONNECT and TEMP, its service login gets them by grants."""
 
     name: str
     owner: str
@@ -104,7 +105,7 @@ class ExtensionSpec:
 
 @dataclass(frozen=True, kw_only=True)
 class SchemaSpec:
-    """A schema owned by the database owner."""
+    """A schema owned by its database's service login."""
 
     name: str
     owner: str
@@ -199,8 +200,24 @@ class AccessPlan:
         return [s for s in self.specs if isinstance(s, kind)]
 
 
-def access_plan(settings: AccessSettings) -> AccessPlan:
-    """The ordered specs that realise `settings` on a fresh server."""
+DATABASE_OWNER_PRIVILEGES = ("CONNECT", "CREATE", "TEMPORARY")
+"""What a service login holds on its own database (which the admin owns): all but ownership."""
+
+PUBLIC_SCHEMA_PRIVILEGES = ("CREATE", "USAGE")
+"""What a service login holds on the `public` schema of its own database."""
+
+
+def access_plan(settings: AccessSettings, *, admin: str) -> AccessPlan:
+    """The ordered specs that realise `settings` on a fresh server whose superuser,
+    the provider's user, is `admin`.
+
+    Databases are owned by `admin`, not by their service login: a database then waits
+    only for the server, so logins and databases are created side by side (a shorter
+    deploy graph), and a service cannot drop its database. The service login gets
+    `DATABASE_OWNER_PRIVILEGES` on its database and `PUBLIC_SCHEMA_PRIVILEGES` on its
+    `public` schema (PostgreSQL 15: owned by pg_database_owner, i.e. `admin`), owns the
+    database's declared schemas, and its future tables there follow the groups' grants.
+    """
     specs: list[Spec] = []
     specs += [
         RoleSpec(
@@ -222,8 +239,16 @@ def access_plan(settings: AccessSettings) -> AccessPlan:
             connect[grant.database].add(group.name.value)
     for database in settings.databases:
         name = database.name
-        specs.append(DatabaseSpec(name=name, owner=name))
+        specs.append(DatabaseSpec(name=name, owner=admin))
         specs.append(GrantSpec(role=PUBLIC, database=name, object_type="database", privileges=()))
+        specs.append(
+            GrantSpec(
+                role=name,
+                database=name,
+                object_type="database",
+                privileges=DATABASE_OWNER_PRIVILEGES,
+            )
+        )
         specs += [
             GrantSpec(role=role, database=name, object_type="database", privileges=("CONNECT",))
             for role in sorted(connect[name])
@@ -232,10 +257,20 @@ def access_plan(settings: AccessSettings) -> AccessPlan:
         name = database.name
         specs += [ExtensionSpec(name=ext, database=name) for ext in EXTENSIONS]
         # PUBLIC keeps nothing on the `public` schema (PostgreSQL 15 grants it USAGE): the
-        # database owner owns it (pg_database_owner); groups use their declared schemas.
+        # database owner (the admin) owns it through pg_database_owner; the service login
+        # works in it by grant; groups use their declared schemas.
         specs.append(
             GrantSpec(
                 role=PUBLIC, database=name, object_type="schema", schema=PUBLIC, privileges=()
+            )
+        )
+        specs.append(
+            GrantSpec(
+                role=name,
+                database=name,
+                object_type="schema",
+                schema=PUBLIC,
+                privileges=PUBLIC_SCHEMA_PRIVILEGES,
             )
         )
         specs += [SchemaSpec(name=s.name, owner=name, database=name) for s in database.schemas]

@@ -289,7 +289,7 @@ def apply_admin_role_settings(cluster: Cluster) -> None:
 def apply_access_plan(cluster: Cluster) -> None:
     """Apply the stack's access plan (the SQL twin of the declared resources): passwords
     travel as SCRAM verifiers, as the component declares them."""
-    plan = access_plan(cluster.settings.access)
+    plan = access_plan(cluster.settings.access, admin=cluster.settings.admin_user)
     cluster.passwords = {login: secrets.token_hex(16) for login in plan.logins}
     for database, statements in plan.sql(cluster.verifiers()):
         with contextlib.closing(cluster.admin(database)) as conn, conn.cursor() as cur:

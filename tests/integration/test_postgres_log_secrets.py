@@ -43,7 +43,7 @@ def test_failed_role_statements_log_only_verifiers(pg: Cluster) -> None:
     """The plan's CREATE ROLEs, retried (the roles exist), fail; even with the server
     echoing failed statements (the admin's `panic` lifted for this session), the log
     holds their SCRAM verifiers, never a password."""
-    plan = access_plan(pg.settings.access)
+    plan = access_plan(pg.settings.access, admin=pg.settings.admin_user)
     logins = [spec for spec in plan.of_type(RoleSpec) if spec.login]
     with contextlib.closing(pg.admin()) as conn, conn.cursor() as cur:
         cur.execute("SET log_min_error_statement = 'error'")

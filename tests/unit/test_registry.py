@@ -111,7 +111,9 @@ def test_producers_create_what_the_throwaway_service_requires() -> None:
         r["inputs"]["name"]: r["inputs"]
         for r in render.of_type("postgresql:index/database:Database")
     }
-    assert databases["demo"]["owner"] == "demo"
+    assert databases["demo"]["owner"] == "postgres"  # the admin; the login works by grants
+    grants = render.of_type("postgresql:index/grant:Grant")
+    assert ("demo", "demo") in {(g["inputs"]["role"], g["inputs"]["database"]) for g in grants}
     users = _named(render, "minio:index/iamUser:IamUser")
     assert users["dp-test-minio-user-demo"]["inputs"]["name"] == "dp-test-demo"
     policy = _named(render, "minio:index/iamPolicy:IamPolicy")["dp-test-minio-user-demo-policy"]
