@@ -210,6 +210,19 @@ def parse_config(stack: str, raw: Mapping[str, Any]) -> PlatformConfig:
     belong to `stack` (`environment_problems`).
     """
     problems = environment_problems(stack, raw)
+    platform = raw.get("platform")
+    tier = platform.get("tier") if isinstance(platform, Mapping) else None
+    try:
+        # The tier picks every other section's defaults: without a valid one, the
+        # platform section's own errors are the only ones worth reading.
+        if tier not in {t.value for t in Tier}:
+            StackSettings.model_validate(platform)
+    except ValidationError as error:
+        found = [
+            _describe({**e, "loc": ("platform", *e.get("loc", ()))})  # type: ignore[arg-type]
+            for e in error.errors(include_url=False)
+        ]
+        raise ConfigError(stack, found + problems) from None
     try:
         config = PlatformConfig.model_validate(with_tier_defaults(raw))
     except ValidationError as error:

@@ -120,15 +120,16 @@ def _verify_storage(args: argparse.Namespace) -> int:
     else:
         raise UserError(
             f"stack {args.stack!r} reaches MinIO through its admin load balancer: pass "
-            "--endpoint https://<address>:9000 (kubectl -n <namespace> get svc minio-server-admin)"
+            f"--endpoint https://<address>:9000 (kubectl -n {config.platform.prefix} get svc "
+            "minio-server-admin) and --ca-bundle or --no-verify-tls for its generated certificate"
         )
-    client = _s3_client(args.stack, endpoint)
+    client = _s3_client(args.stack, endpoint, verify=_tls_verify(args))
     try:
         problems = verify_object_store(client, config.platform, config.object_store)
     except (BotoCoreError, ClientError) as error:
         raise UserError(
             f"cannot check stack {args.stack!r} at {endpoint}: {error} (is the stack deployed "
-            "and data-platform:adminAccess.minio reachable? use --endpoint to override)"
+            "and the endpoint reachable from here? --endpoint, --ca-bundle, --no-verify-tls)"
         ) from None
     if args.json:
         print(
@@ -144,8 +145,21 @@ def _verify_storage(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
-def _s3_client(stack: str, endpoint: str) -> S3Client:
-    """A boto3 S3 client for `endpoint`; credentials only from the AWS_* environment or profile."""
+def _tls_verify(args: argparse.Namespace) -> bool | str:
+    """boto3's `verify`: a CA bundle file, off when asked explicitly, else the system CAs."""
+    if args.ca_bundle is not None:
+        if not args.ca_bundle.is_file():
+            raise UserError(f"--ca-bundle {args.ca_bundle}: no such file (a PEM CA bundle)")
+        return str(args.ca_bundle)
+    return not args.no_verify_tls
+
+
+def _s3_client(stack: str, endpoint: str, *, verify: bool | str = True) -> S3Client:
+    """A boto3 S3 client for `endpoint`; credentials only from the AWS_* environment or profile.
+
+    `verify` is boto3's: True (system CAs), a CA bundle path, or False (encrypted, not
+    verified: for a generated certificate reached through a load balancer's address).
+    """
     import boto3
     import botocore.exceptions
 
@@ -159,7 +173,7 @@ def _s3_client(stack: str, endpoint: str) -> S3Client:
     if credentials is None:
         raise UserError(missing_credentials(stack, endpoint))
     try:
-        client = session.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        client = session.client("s3", endpoint_url=endpoint, region_name="us-east-1", verify=verify)
     except (ValueError, botocore.exceptions.BotoCoreError) as error:
         raise UserError(f"--endpoint {endpoint}: {error} (expected an http(s) URL)") from None
     return cast("S3Client", client)
@@ -167,7 +181,7 @@ def _s3_client(stack: str, endpoint: str) -> S3Client:
 
 @command("check")
 def _check(args: argparse.Namespace) -> int:
-    from ops.check import PolicyAnalyzer, check_render
+    from ops.check import PolicyAnalyzer, check_render, policy_config_file
     from ops.render_file import load_render_file
 
     if args.resources and args.stack:
@@ -183,9 +197,16 @@ def _check(args: argparse.Namespace) -> int:
             from infra.config import PROJECT
             from ops.render import render_stack
 
-            # The pack boots on the other core while the program renders.
-            analyzer.launch(project=PROJECT, stack=args.stack)
+            missing = args.policy_config is None and policy_config_file(args.stack) is None
+            if not missing:  # the pack boots on the other core while the program renders
+                analyzer.launch(project=PROJECT, stack=args.stack)
             render = json.loads(render_stack(args.stack, config_file=args.config).to_json())
+            if missing:
+                raise UserError(
+                    f"no policy pack config policies/config/{args.stack}.json for stack "
+                    f"{args.stack!r}: copy its environment's (e.g. policies/config/prod.json), "
+                    "or pass --policy-config FILE"
+                )
         result = check_render(render, analyzer=analyzer, policy_config=args.policy_config)
     if args.json:
         print(json.dumps(result.to_dict(), indent=2))
@@ -245,6 +266,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify.add_argument("stack")
     verify.add_argument("--endpoint", help="S3 URL (default: the stack's adminAccess.minio)")
+    verify.add_argument("--ca-bundle", type=Path, help="PEM CA bundle to verify the endpoint with")
+    verify.add_argument(
+        "--no-verify-tls",
+        action="store_true",
+        help="encrypt without verifying the certificate (generated certificates, docs/architecture.md)",
+    )
     verify.add_argument(
         "--config", type=Path, help="stack config file (default Pulumi.<stack>.yaml)"
     )

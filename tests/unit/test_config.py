@@ -223,6 +223,12 @@ BAD_CONFIGS: list[tuple[str, str, Callable[[Raw], None], str]] = [
         r"adminAccess\.minio\.port is required on docker",
     ),
     (
+        "admin-cidr-not-a-network",
+        "test",
+        lambda raw: raw["kubernetes"].update(adminCidrs=["10.30.8.0/33"]),
+        r"kubernetes\.adminCidrs\[0\]: expected a network such as 10\.40\.12\.0/24",
+    ),
+    (
         "kubernetes-without-admin-cidrs",
         "test",
         lambda raw: raw["kubernetes"].pop("adminCidrs"),

@@ -207,3 +207,20 @@ def test_a_full_disk_is_one_line_not_a_traceback() -> None:
         )
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr == "dataplatform render: No space left on device\n"
+
+
+def test_check_of_a_stack_without_its_policy_config_names_the_file(tmp_path: Path) -> None:
+    """A DR drill's `prod-dr` must bring its own pack config; check never falls back silently."""
+    path = tmp_path / "Pulumi.prod-dr.yaml"
+    path.write_text((REPO / "Pulumi.prod.yaml").read_text().replace("dp-prod", "dp-prod-dr"))
+    done = _run("check", "prod-dr", "--config", str(path))
+    _assert_one_line_error(done, "no policy pack config policies/config/prod-dr.json")
+
+
+def test_verify_storage_refuses_a_missing_ca_bundle(tmp_path: Path) -> None:
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y"}
+    done = _run(
+        "verify-storage", "prod", "--endpoint", "https://127.0.0.1:9", "--ca-bundle",
+        str(tmp_path / "none.pem"), env=env,
+    )  # fmt: skip
+    _assert_one_line_error(done, "--ca-bundle", "no such file")

@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+import ipaddress
+from typing import Annotated
+
+from pydantic import AfterValidator, Field
 
 from components.runtime.stack import SettingsModel
+
+
+def _cidr(value: str) -> str:
+    """A network in CIDR notation (`10.40.12.0/24`), host bits clear; ValueError otherwise."""
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError as error:
+        raise ValueError(f"expected a network such as 10.40.12.0/24: {error}") from None
+
+
+Cidr = Annotated[str, AfterValidator(_cidr)]
 
 
 class KubernetesSettings(SettingsModel):
@@ -13,7 +27,7 @@ class KubernetesSettings(SettingsModel):
     context: str | None = None
     storage_class: str | None = None
     cluster_domain: str = "cluster.local"
-    admin_cidrs: tuple[str, ...] = Field(default=(), description="CIDRs allowed to admin ports")
+    admin_cidrs: tuple[Cidr, ...] = Field(default=(), description="CIDRs allowed to admin ports")
     admin_load_balancer_annotations: dict[str, str] = Field(
         default_factory=dict,
         description=(
