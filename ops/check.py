@@ -512,17 +512,22 @@ def check_render(
         ],
     )
     stack_urn = f"urn:pulumi:{stack}::{project}::pulumi:pulumi:Stack::{project}-{stack}"
-    for resource in resources:
-        response = analyzer.stub.Analyze(analyze_request(resource, by_urn))
-        result.violations += [
-            _violation(d, resource["urn"], severity) for d in response.diagnostics
-        ]
-    response = analyzer.stub.AnalyzeStack(
+    # Every request is in flight at once (the engine, too, does not wait for one resource
+    # before it sends the next); answers are read back in the resources' order.
+    pending = [
+        (resource["urn"], analyzer.stub.Analyze.future(analyze_request(resource, by_urn)))
+        for resource in resources
+    ]
+    stack_answer = analyzer.stub.AnalyzeStack.future(
         analyzer_pb2.AnalyzeStackRequest(
             resources=[analyzer_resource(r, by_urn) for r in resources]
         )
     )
-    result.violations += [_violation(d, stack_urn, severity) for d in response.diagnostics]
+    for urn, answer in pending:
+        result.violations += [_violation(d, urn, severity) for d in answer.result().diagnostics]
+    result.violations += [
+        _violation(d, stack_urn, severity) for d in stack_answer.result().diagnostics
+    ]
     result.engine_logs = analyzer.engine_logs
     return result
 
