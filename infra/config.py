@@ -96,23 +96,26 @@ class PlatformConfig(SettingsModel):
         return self
 
     @model_validator(mode="after")
-    def _postgres_fits_tier(self) -> Self:
-        tier = self.platform.tier
-        problems = [*self.object_store.tier_problems(tier), *self.postgres.tier_problems(tier)]
-        if problems:
-            raise ValueError("; ".join(problems))
-        return self
-
-    @model_validator(mode="after")
     def _services_fit_stack(self) -> Self:
-        """Tier rules of every service, and every requirement served (generic, per kind)."""
+        """Every enabled service's tier rules, and every requirement served (generic)."""
         from infra.services import SERVICES, enabled_settings, stack_requirements
 
-        problems = self.trino.tier_problems(self.platform.tier)
         sections = enabled_settings(self, SERVICES)
+        enabled = [section for section in sections.values() if section is not None]
+        problems = [
+            problem
+            for section in enabled
+            if hasattr(section, "tier_problems")
+            for problem in section.tier_problems(self.platform.tier)  # type: ignore[attr-defined]
+        ]
         problems += requirement_problems(SERVICES, sections)
         requirements = stack_requirements(sections, SERVICES)
-        problems += self.object_store.serve_problems(requirements)
+        problems += [
+            problem
+            for section in enabled
+            if hasattr(section, "serve_problems")
+            for problem in section.serve_problems(requirements)  # type: ignore[attr-defined]
+        ]
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -245,7 +245,3 @@ class ObjectStore(pulumi.ComponentResource):
             ca_certificate=self.certificate.cert_pem if self.certificate else None,
             ready=(self.user_ready[consumer],),
         )
-
-    def credentials(self, user: str) -> tuple[str, pulumi.Output[str]]:
-        """Access key and secret key of a declared service user, for a consumer's secret env."""
-        return self._stack.physical_name(user), self.user_secrets[user]

@@ -178,12 +178,6 @@ class Postgres(pulumi.ComponentResource):
             parent=self,
         )
 
-    def credentials(self, database: str) -> tuple[str, pulumi.Output[str]]:
-        """Service login and (secret) password of one database, for that service only."""
-        if database not in self.databases:
-            raise KeyError(f"no database {database!r} declared")
-        return database, self._passwords[database]
-
     @property
     def peer(self) -> Peer:
         """The server's port, as consumers open it (network policies follow)."""
@@ -202,10 +196,6 @@ class Postgres(pulumi.ComponentResource):
             require_tls=self._settings.tls.required,
             ready=tuple(self.ready_for(databases=[database], logins=[login])),
         )
-
-    def login_credentials(self, login: str) -> tuple[str, pulumi.Output[str]]:
-        """Role name and (secret) password of a declared service login."""
-        return login, self._passwords[login]
 
     def ready_for(
         self, *, databases: Sequence[str], logins: Sequence[str]

@@ -88,6 +88,14 @@ class Runtime(pulumi.ComponentResource, ABC):
         Kubernetes creates nothing). Raises KeyError when `port_name` is not an admin port.
         """
 
+    @staticmethod
+    def admin_port(workload: Workload, port_name: str) -> Port:
+        """The named admin port of a workload; KeyError when it has none of that name."""
+        for port in workload.ports:
+            if port.name == port_name and port.admin_host_port is not None:
+                return port
+        raise KeyError(f"workload {workload.identity.name} has no admin port {port_name!r}")
+
     def endpoints(self, identity: WorkloadIdentity, ports: Sequence[Port]) -> dict[str, Endpoint]:
         """In-platform endpoints of a workload's ports, keyed by port name."""
         host = self.internal_host(identity)

@@ -17,7 +17,7 @@ from components.runtime.docker.settings import DockerSettings
 from components.runtime.docker.volumes import data_volumes
 from components.runtime.schedule import sleep_loop
 from components.runtime.stack import StackSettings
-from components.runtime.workload import Port, Workload, WorkloadIdentity, WorkloadKind
+from components.runtime.workload import Workload, WorkloadIdentity, WorkloadKind
 
 LOOPBACK = "127.0.0.1"
 WAIT_TIMEOUT_SECONDS = 300
@@ -134,7 +134,7 @@ class DockerRuntime(Runtime):
         fixed_host: str | None = None,
     ) -> AdminAddress:
         """The admin port as published on loopback, where `pulumi up` runs beside the engine."""
-        port = _admin_port(workload, port_name)
+        port = self.admin_port(workload, port_name)
         assert port.admin_host_port is not None
         return AdminAddress(
             host=LOOPBACK, port=port.admin_host_port, ready=tuple(deployed.resources)
@@ -218,11 +218,3 @@ class DockerRuntime(Runtime):
             labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in place.labels.items()],
             opts=place.options(depends_on=[self.network, *after]),
         )
-
-
-def _admin_port(workload: Workload, port_name: str) -> Port:
-    """The named admin port of a workload; KeyError when it has none of that name."""
-    for port in workload.ports:
-        if port.name == port_name and port.admin_host_port is not None:
-            return port
-    raise KeyError(f"workload {workload.identity.name} has no admin port {port_name!r}")

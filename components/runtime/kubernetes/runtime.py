@@ -139,12 +139,7 @@ class KubernetesRuntime(Runtime):
         fixed_host: str | None = None,
     ) -> AdminAddress:
         """An internal load balancer to the admin port; its address is the provider's host."""
-        port = next(
-            (p for p in workload.ports if p.name == port_name and p.admin_host_port is not None),
-            None,
-        )
-        if port is None:
-            raise KeyError(f"workload {workload.identity.name} has no admin port {port_name!r}")
+        port = self.admin_port(workload, port_name)
         if fixed_host is not None:
             assert port.admin_host_port is not None
             return AdminAddress(
