@@ -1,6 +1,6 @@
 """What services hand each other: typed peers, requirements and the access granted for them.
 
-A *producer* (PostgreSQL, MinIO; later Kafka, Marquez, InfluxDB) exposes `Peer`s made
+A *producer* (PostgreSQL, MinIO, Kafka, Marquez; later InfluxDB) exposes `Peer`s made
 from its own deployed workloads and grants access to a *named consumer*. A *consumer*
 declares what it requires, as data, before anything is built: a database it owns, a login
 in some groups, buckets with an access level. The platform collects every consumer's
@@ -83,13 +83,35 @@ class BucketNeed:
 
 
 @dataclass(frozen=True, kw_only=True)
+class StreamNeed:
+    """A Kafka principal of the consumer's own, allowed to read and/or write named topics.
+
+    Topics are the stack's declared topic names; the stream producer creates the
+    principal's credential and ACLs granting exactly these operations (Kafka ACL
+    semantics: READ/DESCRIBE to read, WRITE/DESCRIBE to write; reading also needs READ on
+    the consumer's own group prefix).
+    """
+
+    read: tuple[str, ...] = ()
+    write: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
 class Requirements:
-    """Everything one consumer requires of the producers, declared before anything is built."""
+    """Everything one consumer requires of the producers, declared before anything is built.
+
+    `stream`: a Kafka principal and its topic ACLs; `lineage`: an OpenLineage endpoint to
+    post run events to; `metrics`: a time-series bucket and token (InfluxDB), served when
+    the stack runs a metrics producer (optional: the consumer gets None otherwise).
+    """
 
     consumer: str
     databases: tuple[DatabaseNeed, ...] = ()
     logins: tuple[LoginNeed, ...] = ()
     buckets: tuple[BucketNeed, ...] = ()
+    stream: StreamNeed | None = None
+    lineage: bool = False
+    metrics: bool = False
 
     @property
     def needs_database(self) -> bool:
@@ -100,6 +122,16 @@ class Requirements:
     def needs_object_store(self) -> bool:
         """True when an object-store producer must serve this consumer."""
         return bool(self.buckets)
+
+    @property
+    def needs_stream(self) -> bool:
+        """True when a stream producer (Kafka) must serve this consumer."""
+        return self.stream is not None
+
+    @property
+    def needs_lineage(self) -> bool:
+        """True when a lineage producer (Marquez) must serve this consumer."""
+        return self.lineage
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,6 +169,59 @@ class ObjectStoreAccess:
     ready: tuple[pulumi.Resource, ...]
 
 
+@dataclass(frozen=True, kw_only=True)
+class StreamAccess:
+    """Kafka bootstrap servers and the consumer's own principal, as the producer granted them.
+
+    `security_protocol` is the client's `security.protocol` (`SASL_SSL`,
+    `SASL_PLAINTEXT` or `PLAINTEXT` in dev); `sasl_mechanism` is `SCRAM-SHA-512` when SASL
+    is on, else None; `password` is a secret Output (None without SASL); `ca_certificate`
+    is the PEM the brokers' certificate is checked against (None without TLS).
+    """
+
+    peer: Peer
+    bootstrap_servers: tuple[str, ...]
+    security_protocol: str
+    sasl_mechanism: str | None
+    user: str
+    password: pulumi.Output[str] | None
+    ca_certificate: pulumi.Output[str] | None
+    ready: tuple[pulumi.Resource, ...]
+    """What the consumer's pods wait for: its credential and ACLs."""
+
+    @property
+    def bootstrap(self) -> str:
+        """`host:port,host:port`: Kafka's `bootstrap.servers` value."""
+        return ",".join(self.bootstrap_servers)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineageAccess:
+    """Where a consumer posts OpenLineage run events, and the namespace it posts them under.
+
+    `endpoint.url` is the base URL of an OpenLineage HTTP API (Marquez: events are POSTed
+    to `/api/v1/lineage`); `namespace` is per stack, so lineage of dev never mixes with prod.
+    https://openlineage.io/docs/client/python#http-transport
+    """
+
+    peer: Peer
+    endpoint: Endpoint
+    namespace: str
+    ready: tuple[pulumi.Resource, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetricsAccess:
+    """A time-series database's write endpoint, org, bucket and token (InfluxDB v2 terms)."""
+
+    peer: Peer
+    endpoint: Endpoint
+    org: str
+    bucket: str
+    token: pulumi.Output[str]
+    ready: tuple[pulumi.Resource, ...] = ()
+
+
 @runtime_checkable
 class DatabaseProducer(Protocol):
     """A service that creates databases and logins for consumers (PostgreSQL)."""
@@ -158,6 +243,33 @@ class ObjectStoreProducer(Protocol):
 
     def object_store_access(self, consumer: str) -> ObjectStoreAccess:
         """The consumer's user, its buckets and where to reach them."""
+        ...
+
+
+@runtime_checkable
+class StreamProducer(Protocol):
+    """A service that creates principals and topic ACLs for consumers (Kafka)."""
+
+    def stream_access(self, consumer: str) -> StreamAccess:
+        """The consumer's principal, its ACLs and the bootstrap servers."""
+        ...
+
+
+@runtime_checkable
+class LineageProducer(Protocol):
+    """A service that receives OpenLineage events (Marquez)."""
+
+    def lineage_access(self, consumer: str) -> LineageAccess:
+        """The endpoint and namespace `consumer` posts lineage to."""
+        ...
+
+
+@runtime_checkable
+class MetricsProducer(Protocol):
+    """A service that stores metrics for consumers (InfluxDB; not built yet: the seam)."""
+
+    def metrics_access(self, consumer: str) -> MetricsAccess:
+        """The consumer's bucket and write token."""
         ...
 
 
@@ -188,6 +300,25 @@ class ServiceContext:
             if isinstance(candidate, kind):
                 return candidate
         raise LookupError(f"no service in this stack produces {kind.__name__}")
+
+    def optional_producer(self, kind: type[Any]) -> Any | None:
+        """The built producer implementing `kind`, or None when the stack runs none."""
+        try:
+            return self.producer(kind)
+        except LookupError:
+            return None
+
+    def stream(self) -> StreamProducer:
+        """The stack's stream producer (Kafka)."""
+        return self.producer(StreamProducer)
+
+    def lineage(self) -> LineageProducer:
+        """The stack's lineage producer (Marquez)."""
+        return self.producer(LineageProducer)
+
+    def metrics(self) -> MetricsProducer | None:
+        """The stack's metrics producer, or None (the seam InfluxDB will fill)."""
+        return self.optional_producer(MetricsProducer)
 
     def database(self) -> DatabaseProducer:
         """The stack's database producer."""
@@ -237,6 +368,8 @@ def requirement_problems(
         for wanted, kind in (
             (needs.needs_database, DatabaseProducer),
             (needs.needs_object_store, ObjectStoreProducer),
+            (needs.needs_stream, StreamProducer),
+            (needs.needs_lineage, LineageProducer),
         ):
             if wanted and kind not in offered:
                 providers = [s.section for s in services if kind in s.produces]

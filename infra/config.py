@@ -16,6 +16,9 @@ from pydantic import ValidationError, model_validator
 
 from components.common import AdminEndpoint
 from components.contracts import requirement_problems
+from components.dagster import DagsterSettings
+from components.kafka import KafkaSettings
+from components.marquez import MarquezSettings
 from components.object_store import ObjectStoreSettings
 from components.postgres import PostgresSettings
 from components.runtime.docker import DockerSettings
@@ -59,7 +62,10 @@ class PlatformConfig(SettingsModel):
     admin_access: AdminAccess = AdminAccess()
     object_store: ObjectStoreSettings
     postgres: PostgresSettings
+    kafka: KafkaSettings | None = None
+    marquez: MarquezSettings | None = None
     trino: TrinoSettings
+    dagster: DagsterSettings | None = None
 
     @model_validator(mode="after")
     def _target_consistent(self) -> Self:

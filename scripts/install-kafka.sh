@@ -9,7 +9,7 @@
 #               out, and without it the broker logs nothing)
 #     VERSION   what was fetched
 # The version MUST equal the tag of the apache/kafka image the stacks pin
-# (components/kafka_settings.py KAFKA_VERSION); tests/unit/test_kafka_settings.py checks it.
+# (components/kafka/settings.py KAFKA_VERSION); tests/unit/test_kafka_settings.py checks it.
 # Idempotent: exits at once when the class path is there. Needs Maven; reuses ~/.m2.
 set -euo pipefail
 version=4.3.1

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components.dagster_settings import DAGSTER_VERSION
+from components.dagster.settings import DAGSTER_VERSION
 
 VENV = Path(
     os.environ.get(

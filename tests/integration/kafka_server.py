@@ -38,7 +38,7 @@ from confluent_kafka.admin import (  # the documented path; re-exported without 
 )
 from confluent_kafka.cimpl import NewTopic
 
-from components.kafka_files import (
+from components.kafka.files import (
     ClusterLayout,
     KafkaPaths,
     NodeAddress,
@@ -47,7 +47,7 @@ from components.kafka_files import (
     server_properties,
     topic_specs,
 )
-from components.kafka_settings import KAFKA_VERSION, ClientAuthentication, KafkaSettings
+from components.kafka.settings import KAFKA_VERSION, ClientAuthentication, KafkaSettings
 from tests.support.kafka_stacks import stack_kafka_settings as stack_kafka_settings
 
 REPO = Path(__file__).resolve().parents[2]

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 import jsonschema
 from jsonschema.exceptions import best_match
 
-from components.marquez_files import LINEAGE_ENDPOINT
+from components.marquez.files import LINEAGE_ENDPOINT
 
 # The parts of the OpenLineage 2-0-2 RunEvent schema (openlineage.io/spec/2-0-2/
 # OpenLineage.json) and of ColumnLineageDatasetFacet 1-2-0 that Marquez relies on:

@@ -18,13 +18,13 @@ from typing import Any
 import pytest
 import yaml
 
-from components.dagster_files import (
+from components.dagster.files import (
     DockerLauncher,
     PostgresConnection,
     instance_document,
     socket_proxy_args,
 )
-from components.dagster_settings import DagsterSettings
+from components.dagster.settings import DagsterSettings
 from tests.integration.dagster_server import require_dagster, venv_python
 
 pytestmark = pytest.mark.integration

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.dagster_files import (
+from components.dagster.files import (
     DockerLauncher,
     InstancePaths,
     KubernetesLauncher,
@@ -33,7 +33,7 @@ from components.dagster_files import (
     webserver_command,
     workspace_yaml,
 )
-from components.dagster_settings import DAGSTER_VERSION, DagsterSettings
+from components.dagster.settings import DAGSTER_VERSION, DagsterSettings
 from tests.integration.dagster_server import (
     USER_CODE_MODULE,
     Processes,

@@ -22,14 +22,14 @@ from typing import Any
 import pytest
 import yaml
 
-from components.dagster_files import (
+from components.dagster.files import (
     KubernetesLauncher,
     PostgresConnection,
     instance_document,
     pgpass_line,
     run_launcher_role_rules,
 )
-from components.dagster_settings import DagsterSettings
+from components.dagster.settings import DagsterSettings
 from tests.integration.dagster_server import VENV, require_dagster, venv_python
 from tests.integration.pg_cluster import require_postgres, running_cluster
 

@@ -21,7 +21,7 @@ from confluent_kafka.admin import (
     ResourceType,
 )
 
-from components.kafka_files import topic_specs
+from components.kafka.files import topic_specs
 from tests.integration.kafka_server import (
     KafkaCluster,
     require_kafka,

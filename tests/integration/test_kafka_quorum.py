@@ -30,7 +30,7 @@ from confluent_kafka.admin import (
 )
 from confluent_kafka.cimpl import NewTopic
 
-from components.kafka_files import topic_specs
+from components.kafka.files import topic_specs
 from tests.integration.kafka_server import (
     KafkaCluster,
     require_kafka,

@@ -43,14 +43,14 @@ from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import column_lineage_dataset, schema_dataset
 
-from components.marquez_files import (
+from components.marquez.files import (
     LINEAGE_ENDPOINT,
     PostgresEndpoint,
     marquez_yml,
     openlineage_client_env,
     trino_openlineage_file,
 )
-from components.marquez_settings import MarquezSettings
+from components.marquez.settings import MarquezSettings
 from ops.render import load_stack_config
 from tests.integration.lineage_receiver import LineageReceiver, running_receiver
 from tests.integration.pg_cluster import Cluster

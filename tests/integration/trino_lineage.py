@@ -2,7 +2,7 @@
 
 It runs the Trino server `scripts/install-trino.sh` unpacked (476: see docs/trino.md for
 why not 483) with the in-memory catalog and the OpenLineage event listener configured by
-the file `components.marquez_files.trino_openlineage_file` renders, unchanged. The
+the file `components.marquez.files.trino_openlineage_file` renders, unchanged. The
 listener's plugin comes from the same server tarball in the local Maven repository:
 `install-trino.sh` keeps only the plugins the other tests need, so `openlineage_plugin`
 copies `plugin/openlineage` (its jars are hard links to `lib/` and other plugins in the

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from components.kafka_settings import KafkaSettings
+from components.kafka.settings import KafkaSettings
 from components.runtime.stack import Tier
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.dagster_files import (
+from components.dagster.files import (
     DockerLauncher,
     KubernetesLauncher,
     PostgresConnection,
@@ -24,7 +24,7 @@ from components.dagster_files import (
     start_script,
     workspace_yaml,
 )
-from components.dagster_settings import DagsterSettings
+from components.dagster.settings import DagsterSettings
 
 SETTINGS = DagsterSettings.model_validate(
     {

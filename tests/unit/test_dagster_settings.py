@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from components.dagster_settings import (
+from components.dagster.settings import (
     DAGSTER_IMAGE,
     DAGSTER_VERSION,
     DagsterSettings,

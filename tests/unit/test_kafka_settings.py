@@ -9,7 +9,7 @@ from typing import Any
 import javaproperties
 import pytest
 
-from components.kafka_files import (
+from components.kafka.files import (
     ClusterLayout,
     KafkaPaths,
     client_properties,
@@ -18,7 +18,7 @@ from components.kafka_files import (
     server_properties,
     topic_specs,
 )
-from components.kafka_settings import KAFKA_VERSION, KafkaMode, KafkaSettings
+from components.kafka.settings import KAFKA_VERSION, KafkaMode, KafkaSettings
 from components.runtime.stack import Tier
 from tests.support.kafka_stacks import stack_kafka_section, stack_kafka_settings
 

@@ -11,7 +11,7 @@ import javaproperties
 import pytest
 import yaml
 
-from components.marquez_files import (
+from components.marquez.files import (
     ADMIN_PORT,
     API_PORT,
     PostgresEndpoint,
@@ -22,7 +22,7 @@ from components.marquez_files import (
     trino_openlineage_properties,
     web_env,
 )
-from components.marquez_settings import (
+from components.marquez.settings import (
     MARQUEZ_IMAGE,
     MARQUEZ_VERSION,
     MARQUEZ_WEB_IMAGE,

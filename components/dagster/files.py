@@ -25,7 +25,7 @@ from typing import Any, Literal
 import yaml
 
 from components.common import ResourceSettings
-from components.dagster_settings import GRPC_PORT, CodeLocation, DagsterSettings, TickRetention
+from components.dagster.settings import GRPC_PORT, CodeLocation, DagsterSettings, TickRetention
 from components.runtime.quantities import cpu_cores, memory_bytes
 
 DAGSTER_HOME = "/opt/dagster/dagster_home"

@@ -38,7 +38,7 @@ import javaproperties
 import yaml
 
 from components.common import DataClassification
-from components.marquez_settings import MarquezSettings
+from components.marquez.settings import MarquezSettings
 
 API_PORT = 5000
 ADMIN_PORT = 5001

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import javaproperties
 
-from components.kafka_settings import (
+from components.kafka.settings import (
     ClientAuthentication,
     KafkaMode,
     KafkaSettings,
