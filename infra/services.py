@@ -15,7 +15,14 @@ from components.object_store.service import SERVICE as OBJECT_STORE
 from components.postgres.service import SERVICE as POSTGRES
 from components.trino.service import SERVICE as TRINO
 
-SERVICES: tuple[Service, ...] = (OBJECT_STORE, POSTGRES, TRINO)
+SERVICES: tuple[Service, ...] = (
+    OBJECT_STORE,
+    POSTGRES,
+    # KAFKA (issue 10)
+    # MARQUEZ (issue 10)
+    TRINO,
+    # DAGSTER (issue 10)
+)
 
 
 def enabled_settings(
