@@ -29,7 +29,8 @@ CLI = [sys.executable, "-m", "ops.cli"]
 # names the groups the program uses; otherwise their import would count as render.
 IMPORTS = "; ".join(
     [
-        "import pulumi, pulumi_docker, pulumi_minio, pulumi_postgresql, pulumi_random, pulumi_tls",
+        "import pulumi, pulumi_docker, pulumi_kafka, pulumi_minio, pulumi_postgresql, pulumi_random",
+        "import pulumi_tls",
         "import pulumi_kubernetes.core.v1, pulumi_kubernetes.apps.v1, pulumi_kubernetes.meta.v1",
         "import pulumi_kubernetes.networking.v1, pulumi_kubernetes.policy.v1",
         "import pulumi_kubernetes.batch.v1, pulumi_kubernetes.rbac.v1",

@@ -20,10 +20,12 @@ from collections.abc import Awaitable, Callable
 from typing import Final
 
 import pulumi.runtime
+from pulumi.runtime import resource as _resource
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as _settings
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2, engine_pb2_grpc
+from pulumi.runtime.proto import source_pb2
 from pulumi.runtime.proto.resource_pb2 import (
     RegisterResourceOutputsRequest,
     RegisterResourceRequest,
@@ -115,11 +117,18 @@ def run_under_mocks(
     that are secrets) as the engine would; and `pulumi.runtime.stack.run_pulumi_func`
     runs `program` and waits for every outstanding registration, driven to completion by
     `pulumi.runtime.sync_await._sync_await` (what the language host does for `pulumi up`).
-    An exception of the program propagates.
+    While it runs, `pulumi.runtime.resource._get_stack_trace` (which walks and reads the
+    source of every frame for each registration, to show source positions in the
+    Pulumi Cloud UI; nothing offline reads them) returns an empty `StackTrace`: a sixth of
+    the render's time. An exception of the program propagates.
     """
     contextvars.Context().run(
         _run, program, mocks, monitor, project, stack, preview, config, secret_keys
     )
+
+
+def _no_stack_trace() -> source_pb2.StackTrace:
+    return source_pb2.StackTrace()
 
 
 def _run(
@@ -135,4 +144,9 @@ def _run(
     _settings.ROOT.set(None)
     pulumi.runtime.set_all_config(config, secret_keys)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
-    _sync_await(_run_pulumi_func(program))
+    capture = _resource._get_stack_trace
+    _resource._get_stack_trace = _no_stack_trace
+    try:
+        _sync_await(_run_pulumi_func(program))
+    finally:
+        _resource._get_stack_trace = capture

@@ -46,6 +46,7 @@ CALLS: dict[tuple[str, str], tuple[tuple[Any, ...], dict[str, Any]]] = {
         {"project": "p", "stack": "s", "preview": True, "monitor": object()},
     ),
     ("pulumi.runtime.mocks", "MockMonitor"): ((object(),), {}),
+    ("pulumi.runtime.resource", "_get_stack_trace"): ((), {}),
 }
 
 MONITOR_METHODS = ("RegisterResource", "RegisterResourceOutputs")
