@@ -5,8 +5,11 @@ every policy is mandatory unless the stack's policy config (policies/config/<sta
 passed as --policy-pack-config) says otherwise.
 """
 
+import sdk_speedup
 from pulumi_policy import EnforcementLevel, PolicyPack
 from rules import ALL_POLICIES
+
+sdk_speedup.install()
 
 PolicyPack(
     name="data-platform-governance",
