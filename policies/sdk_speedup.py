@@ -58,9 +58,5 @@ class _JsonFormat:
 def install() -> None:
     """Route `pulumi_policy.policy`'s decoding through the per-thread memo above."""
     _sdk_policy.json_format = _JsonFormat()  # type: ignore[assignment]
-    _sdk_policy.deserialize_properties = _remembered(  # type: ignore[assignment]
-        "props", _sdk_policy.deserialize_properties
-    )
-    _sdk_policy.unknown_checking_proxy = _remembered(  # type: ignore[assignment]
-        "proxy", _sdk_policy.unknown_checking_proxy
-    )
+    for name, kind in (("deserialize_properties", "props"), ("unknown_checking_proxy", "proxy")):
+        setattr(_sdk_policy, name, _remembered(kind, getattr(_sdk_policy, name)))
