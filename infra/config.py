@@ -51,6 +51,7 @@ class AdminAccess(SettingsModel):
 
     minio: AdminEndpoint | None = None
     postgres: AdminEndpoint | None = None
+    kafka: AdminEndpoint | None = None
 
 
 class PlatformConfig(SettingsModel):
@@ -183,7 +184,8 @@ def environment_problems(stack: str, raw: Mapping[str, Any]) -> list[str]:
 def with_tier_defaults(raw: Mapping[str, Any]) -> dict[str, Any]:
     """The stack file's sections merged over each section model's defaults for its tier.
 
-    Sections whose model has no `tier_defaults` are taken as written. An unknown or
+    Sections whose model has no `tier_defaults` are taken as written; an optional section
+    the stack leaves out stays out (that service is not in the stack). An unknown or
     missing tier leaves every section as written (the model then reports the tier).
     """
     platform = raw.get("platform")
@@ -196,8 +198,8 @@ def with_tier_defaults(raw: Mapping[str, Any]) -> dict[str, Any]:
         key = field.alias or name
         model = _section_model(field.annotation)
         defaults = getattr(model, "tier_defaults", None)
-        if defaults is None:
-            continue
+        if defaults is None or (key not in raw and not field.is_required()):
+            continue  # an optional section left out: the service is not in the stack
         section = raw.get(key, {})
         if isinstance(section, Mapping):
             result[key] = merged(defaults(tier), section)

@@ -349,3 +349,16 @@ def test_environment_mismatch_is_reported_with_other_problems() -> None:
         "platform.costCenter",
         "platform.environment",
     ]
+
+
+def test_a_service_section_left_out_is_not_in_the_stack() -> None:
+    """Tier defaults fill in a section the stack writes, never one it leaves out."""
+    from ops.render import stack_sections
+    from infra.config import parse_config
+
+    raw = dict(stack_sections(Path("Pulumi.test.yaml")))
+    for section in ("dagster", "marquez"):
+        raw.pop(section, None)
+    raw["trino"] = {**raw["trino"], "lineage": False}
+    config = parse_config("test", raw)
+    assert config.marquez is None and config.dagster is None
