@@ -27,7 +27,11 @@ from pathlib import Path
 
 from infra.config import PlatformConfig
 from ops.check import POLICY_CONFIG_DIR
-from ops.render import existing_stack_file, load_stack_config, stack_file
+from ops.render import existing_stack_file, load_stack_config, secure_values, stack_file
+
+PLACEHOLDER_MARK = "Placeholder"
+"""What a `secure:` value in a committed stack file holds until its operator sets the real
+secret (a real ciphertext is made by `pulumi config set --secret` and never holds it)."""
 
 _TIMEOUT = 15
 CONNECT_TIMEOUT = 3.0
@@ -70,6 +74,17 @@ def _secrets_provider(path: Path) -> str | None:
         "no secrets passphrase: export PULUMI_CONFIG_PASSPHRASE (or PULUMI_CONFIG_PASSPHRASE_FILE) "
         "for the local file backend, or set a KMS `secretsprovider` in the stack file"
     )
+
+
+def placeholder_secret_problems(stack: str, path: Path) -> list[str]:
+    """Each `secure:` value still holding the repository's placeholder, with the command
+    that sets it (the engine would fail to decrypt it, mid-deploy, without saying which)."""
+    return [
+        f"{path.name}: {key} is a placeholder; set the real secret with "
+        f"`pulumi config set --path --secret '{key.partition(':')[2]}' <value> --stack {stack}`"
+        for key, ciphertext in secure_values(path)
+        if PLACEHOLDER_MARK in ciphertext
+    ]
 
 
 def policy_config_problem(stack: str, directory: Path = POLICY_CONFIG_DIR) -> str | None:
@@ -172,4 +187,5 @@ def check_prerequisites(
         lambda: policy_config_problem(stack),
         *_target_checks(config),
     ]
-    return [problem for check in checks if (problem := check()) is not None]
+    problems = [problem for check in checks if (problem := check()) is not None]
+    return problems + placeholder_secret_problems(stack, path)

@@ -92,6 +92,31 @@ def read_stack_config(path: Path) -> tuple[dict[str, str], list[str]]:
     return config, secret_keys
 
 
+def secure_values(path: Path) -> list[tuple[str, str]]:
+    """Every `secure:` value of a stack file as (`project:key.path`, ciphertext), in order.
+
+    The key path is what `pulumi config set --path` takes (`data-platform:dagster.alerts.x`,
+    list items as `[i]`). `UserError` when the file is not a stack file.
+    """
+    found: list[tuple[str, str]] = []
+
+    def walk(value: Any, where: str) -> None:
+        if isinstance(value, dict):
+            if set(value) == {"secure"}:
+                found.append((where, str(value["secure"])))
+                return
+            for k, v in value.items():
+                walk(v, f"{where}.{k}")
+        elif isinstance(value, list):
+            for i, v in enumerate(value):
+                walk(v, f"{where}[{i}]")
+
+    for key, value in _stack_document(path).items():
+        key = str(key)
+        walk(value, key if ":" in key else f"{PROJECT}:{key}")
+    return found
+
+
 def stack_sections(path: Path) -> dict[str, Any]:
     """A stack file's `data-platform` config sections, decoded, keyed without the project prefix."""
     config, _ = read_stack_config(path)
@@ -356,6 +381,11 @@ def kubernetes_objects(render: Render) -> list[dict[str, Any]]:
         inputs = dict(resource["inputs"])
         if "apiVersion" not in inputs or "kind" not in inputs:
             continue
+        for key in ("data", "stringData"):
+            # A Secret whose content waits for something the deploy makes (a load
+            # balancer's address) is unknown as a whole in a preview: no map to write.
+            if inputs["kind"] == "Secret" and key in inputs and not isinstance(inputs[key], dict):
+                del inputs[key]
         objects.append(inputs)
     return objects
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import stat
 from collections.abc import Callable, Iterator
@@ -50,11 +51,17 @@ def _closed_port() -> int:
         return server.getsockname()[1]
 
 
+CIPHERTEXT = "v1:c2FsdA==:Y2lwaGVy"
+"""What `pulumi config set --secret` writes with a passphrase (shape only)."""
+
+
 def _stack_copy(
     tmp_path: Path, stack: str, edit: Callable[[dict[str, Any]], None], name: str | None = None
 ) -> Path:
-    """`Pulumi.<stack>.yaml` copied to tmp_path (as Pulumi.<name>.yaml) with `edit` applied."""
-    document = yaml.safe_load(Path(f"Pulumi.{stack}.yaml").read_text())
+    """`Pulumi.<stack>.yaml` copied to tmp_path (as Pulumi.<name>.yaml) with `edit` applied,
+    its placeholder secrets set as an operator sets them (a real ciphertext)."""
+    text = Path(f"Pulumi.{stack}.yaml").read_text()
+    document = yaml.safe_load(re.sub(r"secure: \S*Placeholder\S*", f"secure: {CIPHERTEXT}", text))
     edit(document["config"])
     path = tmp_path / f"Pulumi.{name or stack}.yaml"
     path.write_text(yaml.safe_dump(document))
@@ -183,8 +190,9 @@ def test_preflight_checks_the_stack_kubernetes_context(
     monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "x")
     problems = check_prerequisites("prod")
     assert "Kubernetes context data-platform-prod is not reachable" in problems[0]
-    # prod's providers use the admin load balancers the deploy creates: nothing to dial yet.
-    assert problems[1:] == []
+    # prod's providers use the admin load balancers the deploy creates: nothing to dial yet;
+    # the committed file's placeholder secrets are for its operator to set.
+    assert all("is a placeholder; set the real secret" in p for p in problems[1:])
 
 
 def test_preflight_passes_when_everything_is_there(
@@ -247,3 +255,35 @@ def test_stack_files_are_plain_yaml_with_project_keys() -> None:
     for stack in ("dev", "test", "prod"):
         document = yaml.safe_load(Path(f"Pulumi.{stack}.yaml").read_text())
         assert all(key.startswith("data-platform:") for key in document["config"])
+
+
+def test_preflight_names_each_placeholder_secret_and_how_to_set_it(
+    bare_path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A committed stack file's placeholder `secure:` value would fail `pulumi up` mid-way."""
+    _fake_tool(bare_path, "pulumi", 0)
+    _fake_tool(bare_path, "kubectl", 0, "{}")
+    monkeypatch.setenv("PULUMI_CONFIG_PASSPHRASE", "x")
+
+    def webhook(config: dict[str, Any]) -> None:
+        alerts = config["data-platform:dagster"].setdefault("alerts", {})
+        alerts["slackWebhook"] = {"secure": "AAABAPlaceholderSetWithPulumiConfigSetPathSecret"}
+
+    config = _stack_copy(tmp_path, "prod", webhook)
+    problems = check_prerequisites("prod", config_file=config)
+    assert problems == [
+        "Pulumi.prod.yaml: data-platform:dagster.alerts.slackWebhook is a placeholder; set the "
+        "real secret with `pulumi config set --path --secret 'dagster.alerts.slackWebhook' "
+        "<value> --stack prod`"
+    ]
+    real = _stack_copy(
+        tmp_path,
+        "prod",
+        lambda c: (
+            webhook(c)
+            or c["data-platform:dagster"]["alerts"].update(
+                slackWebhook={"secure": "v1:c2FsdA==:Y2lwaGVy"}
+            )
+        ),
+    )
+    assert check_prerequisites("prod", config_file=real) == []
