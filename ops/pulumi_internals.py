@@ -24,8 +24,13 @@ from pulumi.runtime import resource as _resource
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as _settings
 from pulumi.runtime.mocks import MockMonitor
-from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc, engine_pb2, engine_pb2_grpc
-from pulumi.runtime.proto import source_pb2
+from pulumi.runtime.proto import (
+    analyzer_pb2,
+    analyzer_pb2_grpc,
+    engine_pb2,
+    engine_pb2_grpc,
+    source_pb2,
+)
 from pulumi.runtime.proto.resource_pb2 import (
     RegisterResourceOutputsRequest,
     RegisterResourceRequest,
