@@ -337,7 +337,9 @@ class Service:
     is absent from the stack). `requirements` derives what it needs from the producers,
     purely from its settings (so config checks and producers can see it first); `build`
     declares the component; `produces` says which producer protocols it implements, so
-    config checks can tell whether a consumer's requirement has a producer in the stack.
+    config checks can tell whether a consumer's requirement has a producer in the stack;
+    `calls_cluster_api` says its workloads call the Kubernetes API (so a Kubernetes stack
+    must say where the API server is, or its NetworkPolicies would block those calls).
     """
 
     name: str
@@ -345,6 +347,7 @@ class Service:
     build: Callable[[ServiceContext, BaseModel], pulumi.ComponentResource]
     requirements: Callable[[BaseModel], Requirements] | None = None
     produces: tuple[type[Any], ...] = ()
+    calls_cluster_api: bool = False
 
 
 def requirement_problems(

@@ -116,6 +116,14 @@ class PlatformConfig(SettingsModel):
             for problem in section.tier_problems(self.platform.tier)  # type: ignore[attr-defined]
         ]
         problems += requirement_problems(SERVICES, sections)
+        if self.kubernetes is not None and not self.kubernetes.api_server_cidrs:
+            problems += [
+                f"kubernetes.apiServerCidrs is required: {s.section} calls the Kubernetes API "
+                "and default-deny egress would block it (the API server's endpoints: "
+                "`kubectl get endpoints kubernetes -n default`)"
+                for s in SERVICES
+                if s.calls_cluster_api and sections.get(s.section) is not None
+            ]
         requirements = stack_requirements(sections, SERVICES)
         problems += [
             problem

@@ -11,6 +11,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from components.contracts import Requirements, Service
+from components.dagster.service import SERVICE as DAGSTER
+from components.kafka.service import SERVICE as KAFKA
+from components.marquez.service import SERVICE as MARQUEZ
 from components.object_store.service import SERVICE as OBJECT_STORE
 from components.postgres.service import SERVICE as POSTGRES
 from components.trino.service import SERVICE as TRINO
@@ -18,10 +21,10 @@ from components.trino.service import SERVICE as TRINO
 SERVICES: tuple[Service, ...] = (
     OBJECT_STORE,
     POSTGRES,
-    # KAFKA (issue 10)
-    # MARQUEZ (issue 10)
+    KAFKA,
+    MARQUEZ,
     TRINO,
-    # DAGSTER (issue 10)
+    DAGSTER,
 )
 
 

@@ -16,6 +16,6 @@ PolicyPack(
     enforcement_level=EnforcementLevel.MANDATORY,
     policies=ALL_POLICIES,
     description="Governance of the data platform: ownership, images, pod security, network, "
-    "secrets, transport security, object storage, audit, access, durability, isolation "
-    "and budget.",
+    "secrets, transport security, object storage, audit, access, durability, Kafka, "
+    "Kubernetes RBAC, the container engine socket, isolation and budget.",
 )

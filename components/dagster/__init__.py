@@ -1,4 +1,4 @@
-"""Dagster: settings and rendered files (the component lands with issue 10)."""
+"""Dagster: settings, rendered files, workloads and the stamped component (docs/dagster.md)."""
 
 from components.dagster.settings import DagsterSettings
 

@@ -90,9 +90,12 @@ class KubernetesLauncher:
     """`K8sRunLauncher`: one Job per run in `job_namespace`.
 
     `service_account_name` is the RUN pods' account (no Role, no token); the Role of
-    `run_launcher_role_rules` binds to the daemon's and webserver's accounts, which launch
-    and terminate runs. `kubeconfig_file=None` means in-cluster config.
-    `pgpass_secret` names the Secret holding the `pgpass` key.
+    `run_launcher_role_rules` binds to the daemon's account (it launches, monitors and
+    terminates runs), `run_terminator_role_rules` to the webserver's (the UI's Terminate).
+    `kubeconfig_file=None` means in-cluster config. `pgpass_secret` names the Secret the
+    run pods mount at `SECRET_DIR`: `secret_items` maps its keys to file names (one must
+    be `pgpass`; empty: every key under its own name). `env_vars` are `NAME=value` entries
+    every run gets (user code's plain env).
     """
 
     job_namespace: str
@@ -103,6 +106,8 @@ class KubernetesLauncher:
     dagster_home: str = DAGSTER_HOME
     kubeconfig_file: str | None = None
     env_config_maps: tuple[str, ...] = ()
+    env_vars: tuple[str, ...] = ()
+    secret_items: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -283,6 +288,7 @@ def _k8s_launcher_config(settings: DagsterSettings, launcher: KubernetesLauncher
         "load_incluster_config": launcher.kubeconfig_file is None,
         "image_pull_policy": "IfNotPresent",
         "env_config_maps": list(launcher.env_config_maps),
+        "env_vars": list(launcher.env_vars),
         "labels": dict(launcher.labels),
         "fail_pod_on_run_failure": True,
         "run_k8s_config": k8s_run_config(settings, launcher),
@@ -333,10 +339,7 @@ def k8s_run_config(settings: DagsterSettings, launcher: KubernetesLauncher) -> d
             "volumes": [
                 {"name": "dagster-runtime", "empty_dir": {"medium": "Memory", "size_limit": "1Mi"}},
                 {"name": "dagster-scratch", "empty_dir": {"size_limit": "1Gi"}},
-                {
-                    "name": "dagster-secrets",
-                    "secret": {"secret_name": launcher.pgpass_secret, "default_mode": 0o440},
-                },
+                {"name": "dagster-secrets", "secret": _secret_volume(launcher)},
             ],
         },
         "job_spec_config": {
@@ -344,6 +347,15 @@ def k8s_run_config(settings: DagsterSettings, launcher: KubernetesLauncher) -> d
             "ttl_seconds_after_finished": settings.runs.finished_job_ttl_seconds,
         },
     }
+
+
+def _secret_volume(launcher: KubernetesLauncher) -> dict[str, Any]:
+    volume: dict[str, Any] = {"secret_name": launcher.pgpass_secret, "default_mode": 0o440}
+    if launcher.secret_items:
+        volume["items"] = [
+            {"key": key, "path": path} for key, path in sorted(launcher.secret_items.items())
+        ]
+    return volume
 
 
 def workspace_document(
@@ -453,4 +465,19 @@ def run_launcher_role_rules() -> list[dict[str, list[str]]]:
         {"apiGroups": [""], "resources": ["pods"], "verbs": ["delete", "get", "list"]},
         {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
         {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]},
+    ]
+
+
+def run_terminator_role_rules() -> list[dict[str, list[str]]]:
+    """Namespaced Role rules of the webserver: terminating a started run, nothing else.
+
+    Runs launched from the UI are queued (`QueuedRunCoordinator`) and launched by the
+    daemon, so the webserver never creates a Job. But Terminate on a started run calls
+    `run_launcher.terminate` in the webserver's process (dagster 1.13.27
+    `QueuedRunCoordinator.cancel_run`), which in dagster-k8s 0.29.27 `delete_job` lists
+    the Job's pods, deletes the Job and deletes the pods.
+    """
+    return [
+        {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["delete"]},
+        {"apiGroups": [""], "resources": ["pods"], "verbs": ["delete", "list"]},
     ]

@@ -3,20 +3,25 @@
 What they describe: the webserver and the single daemon (one pinned `dagster/dagster-k8s`
 image), the user-code locations (each a gRPC server: name, pinned image, Python module or
 package, replicas), the run queue (`QueuedRunCoordinator` limits), run monitoring,
-schedule/sensor tick retention, the size of launched runs, and the Docker socket proxy the
-daemon launches runs through on Docker. Telemetry is always off and has no setting.
+schedule/sensor tick retention, the size of launched runs, the Docker socket proxy the
+daemon launches runs through on Docker, what user code may reach (lake buckets, Kafka
+topics) and where run-failure alerts go (a Slack webhook, a Pulumi config secret).
+Telemetry is always off and has no setting.
 
-Defaults are the production ones; `tier_problems` says what a tier requires beyond the
-schema. Upstream reference: https://docs.dagster.io/deployment/oss/dagster-yaml
+Defaults are the production ones; `tier_defaults` loosens dev in one place and
+`tier_problems` says what a tier requires beyond the schema.
+Upstream reference: https://docs.dagster.io/deployment/oss/dagster-yaml
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 
 from components.common import PinnedImage, ResourceSettings
+from components.contracts import BucketAccessLevel
+from components.object_store.settings import BucketName
 from components.postgres.access import Identifier
 from components.runtime.stack import DnsLabel, SettingsModel, Tier
 
@@ -26,6 +31,9 @@ DAGSTER_IMAGE = f"dagster/dagster-k8s:{DAGSTER_VERSION}"
 SOCKET_PROXY_IMAGE = "wollomatic/socket-proxy:1.13.1"
 """The Docker socket proxy between the daemon and the engine (docs/dagster.md says why)."""
 GRPC_PORT = 4000
+DAGSTER_UID = 10001
+"""uid of every Dagster process and run: high, so it never matches a host user (the image
+needs none of its own: Dagster reads its install and writes only to scratch dirs)."""
 MAX_RETENTION_DAYS = 3650
 PROD_MIN_FAILURE_RETENTION_DAYS = 30
 
@@ -34,6 +42,41 @@ PythonModule = Annotated[
 ]
 """A dotted Python module or package name such as `pipelines.definitions`."""
 RetentionDays = Annotated[int, Field(ge=1, le=MAX_RETENTION_DAYS)]
+TopicName = Annotated[
+    str,
+    Field(min_length=1, max_length=249, pattern=r"^[a-z0-9]+([.-][a-z0-9]+)*$"),
+]
+"""A Kafka topic the stack declares (its `kafka.topics`; the stream producer checks it)."""
+
+_DEV_RESOURCES = {
+    "cpuRequest": "100m",
+    "cpuLimit": "500m",
+    "memoryRequest": "256Mi",
+    "memoryLimit": "768Mi",
+}
+TIER_CHANGES: dict[Tier, dict[str, Any]] = {
+    # dev: one webserver on a laptop (the UI on 127.0.0.1:13000), a short queue, ticks
+    # kept a week at most.
+    Tier.DEV: {
+        "webserver": {"replicas": 1, "resources": _DEV_RESOURCES, "adminHostPort": 13000},
+        "daemon": {"resources": _DEV_RESOURCES},
+        "runQueue": {"maxConcurrentRuns": 4},
+        "retention": {
+            "schedule": {"skipped": 1, "success": 7, "failure": 7},
+            "sensor": {"skipped": 1, "success": 7, "failure": 7},
+        },
+    },
+    # test: prod's shape with one webserver and shorter tick history.
+    Tier.TEST: {
+        "webserver": {"replicas": 1},
+        "retention": {
+            "schedule": {"skipped": 3, "success": 14, "failure": 30},
+            "sensor": {"skipped": 3, "success": 14, "failure": 30},
+        },
+    },
+    Tier.PROD: {},
+}
+"""What each tier changes from the schema's (production) defaults; a stack's section wins."""
 
 
 def _resources(cpu: str, cpu_limit: str, memory: str, memory_limit: str) -> ResourceSettings:
@@ -62,9 +105,14 @@ class CodeLocation(SettingsModel):
 
 
 class WebserverSettings(SettingsModel):
-    """The UI and GraphQL server; stateless, so it may run several replicas."""
+    """The UI and GraphQL server; stateless, so it may run several replicas.
+
+    `adminHostPort`: publish the UI as the operator's admin port (Docker: on
+    127.0.0.1:<port>; Kubernetes: admitted from the admin CIDRs, reached by port-forward).
+    """
 
     replicas: int = Field(default=2, ge=1, le=10)
+    admin_host_port: int | None = Field(default=None, ge=1024, le=65535)
     resources: ResourceSettings = _resources("250m", "1", "512Mi", "1Gi")
 
 
@@ -157,7 +205,43 @@ class RunSettings(SettingsModel):
 
     resources: ResourceSettings = _resources("250m", "2", "512Mi", "2Gi")
     finished_job_ttl_seconds: int = Field(default=86400, ge=60, le=7 * 86400)
-    run_as_user: int = Field(default=1000, ge=1)
+    run_as_user: int = Field(default=DAGSTER_UID, ge=1)
+
+
+class BucketGrant(SettingsModel):
+    """What user code (and its runs) may do in one bucket of the stack's object store."""
+
+    bucket: BucketName
+    access: BucketAccessLevel
+
+
+LAKE_GRANTS = tuple(
+    BucketGrant(bucket=bucket, access=BucketAccessLevel.READ_WRITE)
+    for bucket in ("bronze", "silver", "gold")
+)
+"""Pipelines land raw data in bronze and refine it into silver and gold."""
+
+
+class StreamTopics(SettingsModel):
+    """Kafka topics user code reads and writes (the stream producer grants exactly these)."""
+
+    read: tuple[TopicName, ...] = ()
+    write: tuple[TopicName, ...] = ()
+
+
+class Alerts(SettingsModel):
+    """Where run-failure alerts go. The webhook is a secret: set it with
+    `pulumi config set --path --secret 'dagster.alerts.slackWebhook' <url>`; it reaches
+    user code as a secret file only."""
+
+    slack_webhook: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _not_blank(self) -> Self:
+        # The value is never echoed: an error message is a log line.
+        if self.slack_webhook is not None and not self.slack_webhook.get_secret_value().strip():
+            raise ValueError("alerts.slackWebhook is empty: set it or leave the key out")
+        return self
 
 
 class DagsterSettings(SettingsModel):
@@ -173,7 +257,20 @@ class DagsterSettings(SettingsModel):
     runs: RunSettings = RunSettings()
     database: Identifier = "dagster"  # also its owner login (the PostgreSQL access model)
     socket_proxy_image: PinnedImage = SOCKET_PROXY_IMAGE
-    run_as_user: int = Field(default=1000, ge=1)  # uid of webserver, daemon, code servers
+    engine_socket_gid: int = Field(default=999, ge=1, le=2**31 - 1)
+    """Group owning the engine's socket on the Docker host (`stat -c %g /var/run/docker.sock`):
+    the socket proxy runs as nobody in this group, never as root."""
+    run_as_user: int = Field(default=DAGSTER_UID, ge=1)  # uid of webserver, daemon, code servers
+    buckets: tuple[BucketGrant, ...] = LAKE_GRANTS
+    stream: StreamTopics | None = StreamTopics()
+    """Kafka access of user code; None: the stack gives user code no Kafka principal."""
+    alerts: Alerts = Alerts()
+    s3_region: str = Field(default="us-east-1", pattern=r"^[a-z0-9-]{1,32}$")
+
+    @classmethod
+    def tier_defaults(cls, tier: Tier) -> dict[str, Any]:
+        """Raw section values (camelCase) `tier` starts from (`TIER_CHANGES`)."""
+        return TIER_CHANGES[tier]
 
     @model_validator(mode="after")
     def _unique_locations(self) -> Self:
@@ -181,6 +278,9 @@ class DagsterSettings(SettingsModel):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"codeLocations: duplicate location names {duplicates}")
+        buckets = [grant.bucket for grant in self.buckets]
+        if len(buckets) != len(set(buckets)):
+            raise ValueError(f"buckets: each bucket once, got {buckets}")
         return self
 
     def tier_problems(self, tier: Tier) -> list[str]:
@@ -189,8 +289,20 @@ class DagsterSettings(SettingsModel):
         if tier is not Tier.DEV and not self.run_monitoring.enabled:
             problems.append(f"dagster.runMonitoring.enabled must be true in a {tier.value} stack")
         if tier is Tier.PROD:
+            if self.alerts.slack_webhook is None:
+                problems.append(
+                    "dagster.alerts.slackWebhook is required in prod (run failures must "
+                    "alert someone): pulumi config set --path --secret "
+                    "'dagster.alerts.slackWebhook' <url>"
+                )
             if self.webserver.replicas < 2:
                 problems.append("dagster.webserver.replicas must be at least 2 in prod")
+            problems += [
+                f"dagster.codeLocations[{location.name}].replicas must be at least 2 in prod "
+                "(a single code server stops every schedule and sensor of it while it restarts)"
+                for location in self.code_locations
+                if location.replicas < 2
+            ]
             for kind in ("schedule", "sensor"):
                 days = getattr(self.retention, kind).failure
                 if days < PROD_MIN_FAILURE_RETENTION_DAYS:

@@ -1,4 +1,4 @@
-"""Kafka: settings and rendered files (the component lands with issue 10)."""
+"""Kafka (KRaft): settings, rendered files, workloads and the `Kafka` component (docs/kafka.md)."""
 
 from components.kafka.settings import KafkaSettings
 

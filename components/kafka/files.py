@@ -21,7 +21,7 @@ PEM key stores: KIP-651).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import javaproperties
 
@@ -35,6 +35,7 @@ from components.kafka.settings import (
 CLIENT = "CLIENT"  # clients and Trino; the only listener outside the cluster's own network
 INTERNAL = "INTERNAL"  # broker-to-broker replication
 CONTROLLER = "CONTROLLER"  # KRaft quorum and broker-to-controller traffic
+ADMIN = "ADMIN"  # the topic provider, from where `pulumi up` runs (docs/kafka.md)
 CONTROLLER_ID_BASE = 1000  # separated controllers get 1000, 1001, ...: never a broker's id
 SCRAM_MECHANISM = "SCRAM-SHA-512"
 SCRAM_LOGIN_MODULE = "org.apache.kafka.common.security.scram.ScramLoginModule"
@@ -46,13 +47,20 @@ PRINCIPAL_MAPPING = "RULE:^(.*,)?CN=([^,]+)(,.*)?$/$2/,DEFAULT"
 
 @dataclass(frozen=True)
 class NodeAddress:
-    """Where one node is reached: its KRaft node id, stable host name and listener ports."""
+    """Where one node is reached: its KRaft node id, stable host name and listener ports.
+
+    A broker with an ADMIN listener binds `admin_port` and advertises `admin_advertised`
+    (`host:port` as the operator's machine reaches it, which may be a published or load
+    balancer port, not `admin_port`).
+    """
 
     node_id: int
     host: str
     client_port: int
     internal_port: int
     controller_port: int
+    admin_port: int | None = None
+    admin_advertised: str | None = None
 
 
 @dataclass(frozen=True)
@@ -101,12 +109,14 @@ def cluster_layout(
     *,
     broker_host: Callable[[int], str],
     controller_host: Callable[[int], str],
+    admin_advertised: Callable[[int], str] | None = None,
 ) -> ClusterLayout:
     """Node ids and addresses: brokers 0..n-1; separated controllers 1000..; settings' ports.
 
     `broker_host(ordinal)` / `controller_host(ordinal)` give the stable per-pod DNS name
     (a StatefulSet pod under its headless Service, or a Docker container name). Combined
-    nodes are brokers and voters at once and use `broker_host`.
+    nodes are brokers and voters at once and use `broker_host`. With
+    `admin_advertised(ordinal)` (`host:port`) every broker also gets the ADMIN listener.
     """
     ports = settings.listeners
 
@@ -115,7 +125,15 @@ def cluster_layout(
             node_id, host, ports.client_port, ports.internal_port, ports.controller_port
         )
 
-    brokers = tuple(address(i, broker_host(i)) for i in range(settings.broker_count))
+    def broker(ordinal: int) -> NodeAddress:
+        plain = address(ordinal, broker_host(ordinal))
+        if admin_advertised is None:
+            return plain
+        return replace(
+            plain, admin_port=ports.admin_port, admin_advertised=admin_advertised(ordinal)
+        )
+
+    brokers = tuple(broker(i) for i in range(settings.broker_count))
     if settings.mode is KafkaMode.COMBINED:
         return ClusterLayout(brokers=brokers, controllers=brokers)
     controllers = tuple(
@@ -126,7 +144,8 @@ def cluster_layout(
 
 
 def security_protocols(settings: KafkaSettings) -> dict[str, str]:
-    """`listener.security.protocol.map` entries: node-to-node listeners use mutual TLS."""
+    """`listener.security.protocol.map` entries: node-to-node listeners use mutual TLS;
+    ADMIN uses SCRAM (over TLS where `tls` is on) whenever clients authenticate."""
     listeners = settings.listeners
     node_protocol = "SSL" if listeners.tls else "PLAINTEXT"
     client = {
@@ -136,7 +155,18 @@ def security_protocols(settings: KafkaSettings) -> dict[str, str]:
         (ClientAuthentication.SCRAM_SHA_512, True): "SASL_SSL",
         (ClientAuthentication.MTLS, True): "SSL",
     }[(listeners.client_authentication, listeners.tls)]
-    return {CLIENT: client, INTERNAL: node_protocol, CONTROLLER: node_protocol}
+    admin = {
+        (False, False): "PLAINTEXT",
+        (False, True): "SSL",
+        (True, False): "SASL_PLAINTEXT",
+        (True, True): "SASL_SSL",
+    }[(listeners.authenticated, listeners.tls)]
+    return {CLIENT: client, INTERNAL: node_protocol, CONTROLLER: node_protocol, ADMIN: admin}
+
+
+def admin_uses_scram(settings: KafkaSettings) -> bool:
+    """True when the admin user authenticates with SCRAM (bootstrapped by `--add-scram`)."""
+    return settings.listeners.authenticated
 
 
 def server_properties(
@@ -170,6 +200,9 @@ def _identity(
             f"{CLIENT}://{me.host}:{me.client_port}",
             f"{INTERNAL}://{me.host}:{me.internal_port}",
         ]
+        if me.admin_port is not None and me.admin_advertised is not None:
+            listeners.append(f"{ADMIN}://{bind}:{me.admin_port}")
+            advertised.append(f"{ADMIN}://{me.admin_advertised}")
     if controller:
         listeners.append(f"{CONTROLLER}://{bind}:{me.controller_port}")
     protocols = security_protocols(settings)
@@ -217,11 +250,16 @@ def _durability(settings: KafkaSettings, *, controller: bool) -> dict[str, str]:
 def _security(settings: KafkaSettings, paths: KafkaPaths) -> dict[str, str]:
     listeners = settings.listeners
     props: dict[str, str] = {}
-    if listeners.client_authentication is ClientAuthentication.SCRAM_SHA_512:
+    # Server side of SCRAM: credentials live in the metadata log, so no user here.
+    server_jaas = f"{SCRAM_LOGIN_MODULE} required;"
+    if listeners.authenticated:
         props["sasl.enabled.mechanisms"] = SCRAM_MECHANISM
-        # Server side of SCRAM: credentials live in the metadata log, so no user here.
+        props[f"listener.name.{ADMIN.lower()}.{SCRAM_MECHANISM.lower()}.sasl.jaas.config"] = (
+            server_jaas
+        )
+    if listeners.client_authentication is ClientAuthentication.SCRAM_SHA_512:
         props[f"listener.name.{CLIENT.lower()}.{SCRAM_MECHANISM.lower()}.sasl.jaas.config"] = (
-            f"{SCRAM_LOGIN_MODULE} required;"
+            server_jaas
         )
     if listeners.tls:
         client_auth = (
@@ -235,6 +273,7 @@ def _security(settings: KafkaSettings, paths: KafkaPaths) -> dict[str, str]:
             "ssl.principal.mapping.rules": PRINCIPAL_MAPPING,
             "ssl.endpoint.identification.algorithm": "https",
             f"listener.name.{CLIENT.lower()}.ssl.client.auth": client_auth,
+            f"listener.name.{ADMIN.lower()}.ssl.client.auth": "none",
             f"listener.name.{INTERNAL.lower()}.ssl.client.auth": "required",
             f"listener.name.{CONTROLLER.lower()}.ssl.client.auth": "required",
         }

@@ -14,9 +14,10 @@ internals.Topic` (legal characters, 249 characters at most, `.`/`_` collide in m
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Self
 
 from pydantic import Field, model_validator
 
@@ -30,6 +31,9 @@ from components.common import (
 from components.runtime.quantities import memory_bytes
 from components.runtime.stack import DnsLabel, SettingsModel, Tier
 from components.tier_defaults import validate_for_tier
+
+if TYPE_CHECKING:
+    from components.contracts import Requirements
 
 KAFKA_VERSION = "4.3.1"
 """The Kafka release the stacks pin (`apache/kafka:<this>`) and the tests run from Maven
@@ -53,6 +57,14 @@ TopicName = Annotated[
 """A topic name: dot-separated lowercase kebab-case segments, at most 249 characters."""
 
 DAY_MS = 24 * 60 * 60 * 1000
+
+CLASSIFICATION_ORDER = (
+    DataClassification.PUBLIC,
+    DataClassification.INTERNAL,
+    DataClassification.CONFIDENTIAL,
+    DataClassification.RESTRICTED,
+)
+"""Least to most sensitive."""
 
 
 class KafkaMode(StrEnum):
@@ -100,17 +112,28 @@ class NodePoolSettings(SettingsModel):
 
 
 class ListenerSettings(SettingsModel):
-    """Container ports of the three listeners and how clients authenticate on theirs."""
+    """Container ports of the four listeners and how clients authenticate on theirs.
+
+    `admin_port` is the ADMIN listener the topic provider reaches from where `pulumi up`
+    runs (docs/kafka.md, "The admin path"); the admin user authenticates there with
+    SCRAM whenever clients authenticate at all.
+    """
 
     client_port: int = Field(default=9092, ge=1024, le=65535)
     controller_port: int = Field(default=9093, ge=1024, le=65535)
     internal_port: int = Field(default=9094, ge=1024, le=65535)
+    admin_port: int = Field(default=9095, ge=1024, le=65535)
     client_authentication: ClientAuthentication = ClientAuthentication.SCRAM_SHA_512
     tls: bool = True
 
+    @property
+    def authenticated(self) -> bool:
+        """True when clients must prove who they are (an authorizer and ACLs apply)."""
+        return self.client_authentication is not ClientAuthentication.NONE
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        ports = (self.client_port, self.controller_port, self.internal_port)
+        ports = (self.client_port, self.controller_port, self.internal_port, self.admin_port)
         if len(set(ports)) != len(ports):
             raise ValueError(f"listener ports must differ, got {ports}")
         if self.client_authentication is ClientAuthentication.MTLS and not self.tls:
@@ -256,6 +279,44 @@ class KafkaSettings(SettingsModel):
     def min_insync_replicas(self, topic: TopicSettings) -> int:
         """The `min.insync.replicas` `topic` gets: its own, else the cluster default."""
         return topic.min_insync_replicas or self.durability.min_insync_replicas
+
+    @classmethod
+    def tier_defaults(cls, tier: Tier) -> dict[str, Any]:
+        """Raw section values (camelCase) `tier` starts from (`TIER_DEFAULTS`)."""
+        return copy.deepcopy(dict(TIER_DEFAULTS[tier]))
+
+    @property
+    def highest_classification(self) -> DataClassification:
+        """The most sensitive classification of any declared topic (`internal` without any):
+        what the brokers' volumes hold, so what their workload is labelled."""
+        found = [t.classification for t in self.topics]
+        return max(found, key=CLASSIFICATION_ORDER.index, default=DataClassification.INTERNAL)
+
+    def serve_problems(self, requirements: Sequence[Requirements]) -> list[str]:
+        """Stream requirements this cluster cannot serve: undeclared topics, a consumer
+        named like the admin user, or consumers under `mtls` (they get SCRAM credentials)."""
+        declared = {t.name for t in self.topics}
+        problems: list[str] = []
+        for needs in requirements:
+            if needs.stream is None:
+                continue
+            unknown = sorted({*needs.stream.read, *needs.stream.write} - declared)
+            if unknown:
+                problems.append(
+                    f"kafka.topics: {needs.consumer} reads or writes {unknown}, which the "
+                    f"kafka section does not declare (declared: {sorted(declared)})"
+                )
+            if needs.consumer == self.admin_user:
+                problems.append(
+                    f"kafka.adminUser {self.admin_user!r} is also a consumer's principal; "
+                    "pick another admin user name"
+                )
+            if self.listeners.client_authentication is ClientAuthentication.MTLS:
+                problems.append(
+                    f"kafka.listeners.clientAuthentication 'mtls': {needs.consumer} needs a "
+                    "stream, and consumers are issued SCRAM credentials; use 'scram-sha-512'"
+                )
+        return problems
 
     def tier_problems(self, tier: Tier) -> list[str]:
         """What `tier` requires beyond the schema (test/prod: authenticated TLS; prod: durable)."""

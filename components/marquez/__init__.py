@@ -1,4 +1,8 @@
-"""Marquez: settings and rendered files (the component lands with issue 10)."""
+"""Marquez: the platform's lineage store (settings, rendered files, workloads, component).
+
+The registry entry is `components.marquez.service.SERVICE` (imported by infra/services.py,
+not here: `infra/config.py` imports the settings from this package).
+"""
 
 from components.marquez.settings import MarquezSettings
 

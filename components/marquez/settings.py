@@ -16,6 +16,7 @@ tag).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, Self
@@ -38,6 +39,7 @@ MARQUEZ_WEB_IMAGE = f"{WEB_REPOSITORY}:{MARQUEZ_VERSION}"
 MAX_RETENTION_DAYS = 3650
 PROD_MIN_RETENTION_DAYS = 30  # stewards trace a bad number back through a month of runs
 PROD_MIN_API_REPLICAS = 2  # pipelines and Trino post events on every run: no single point
+WEB_ADMIN_PORT = 3000  # Kubernetes: marks the UI's port as admitted from the admin CIDRs
 
 
 class LogLevel(StrEnum):
@@ -67,9 +69,13 @@ class MarquezSettings(SettingsModel):
     migrate_on_startup: bool = True  # Flyway migrates under its own lock; replicas may race
     graphql: bool = False  # the web UI uses REST only; GraphQL is one more open query surface
     log_level: LogLevel = LogLevel.INFO
-    database: Identifier = "marquez"  # a `postgres.access.databases` entry
-    login: Identifier = "marquez"  # a `postgres.access.logins` entry, owner of `database`
+    # Its own database, created with a login of the same name by the database producer
+    # (a `DatabaseNeed`: components/marquez/requirements.py).
+    database: Identifier = "marquez"
     namespace: DnsLabel | None = None  # OpenLineage job namespace; None: `dataplatform-<env>`
+    # The web UI as the operator's admin port: Docker publishes it on 127.0.0.1:<port>,
+    # Kubernetes admits the stack's admin CIDRs to it. None: reachable in-platform only.
+    web_admin_host_port: int | None = Field(default=None, ge=1024, le=65535)
     api_resources: ResourceSettings = ResourceSettings(
         cpu_request="250m", cpu_limit="1", memory_request="768Mi", memory_limit="1Gi"
     )
@@ -132,12 +138,18 @@ class MarquezSettings(SettingsModel):
         return problems
 
     @classmethod
+    def tier_defaults(cls, tier: Tier) -> dict[str, Any]:
+        """Raw section values (camelCase) `tier` starts from (`TIER_DEFAULTS`, a fresh copy);
+        `infra/config.py` merges a stack file's section over them."""
+        return copy.deepcopy(dict(TIER_DEFAULTS[tier]))
+
+    @classmethod
     def for_tier(cls, tier: Tier, section: Mapping[str, Any]) -> MarquezSettings:
         """Validate a stack's `marquez` section (camelCase keys) over `tier`'s defaults.
 
         Raises `ValueError` listing every problem, each naming its `marquez.` key path.
         """
-        return validate_for_tier(cls, "marquez", TIER_DEFAULTS[tier], section, tier)
+        return validate_for_tier(cls, "marquez", cls.tier_defaults(tier), section, tier)
 
 
 def _repository(image: str) -> str:
@@ -148,11 +160,21 @@ def _repository(image: str) -> str:
 
 
 TIER_DEFAULTS: Mapping[Tier, Mapping[str, Any]] = {
-    # dev: one of each on the Docker engine, a week of lineage.
-    Tier.DEV: {"apiReplicas": 1, "webReplicas": 1, "retention": {"retentionDays": 7}},
+    # dev: one of each on the Docker engine, a week of lineage, the UI on 127.0.0.1:13300.
+    Tier.DEV: {
+        "apiReplicas": 1,
+        "webReplicas": 1,
+        "retention": {"retentionDays": 7},
+        "webAdminHostPort": 13300,
+    },
     # test: one of each, a fortnight of lineage (enough to compare two release cycles).
-    Tier.TEST: {"apiReplicas": 1, "webReplicas": 1, "retention": {"retentionDays": 14}},
-    # prod: the schema's defaults.
-    Tier.PROD: {},
+    Tier.TEST: {
+        "apiReplicas": 1,
+        "webReplicas": 1,
+        "retention": {"retentionDays": 14},
+        "webAdminHostPort": WEB_ADMIN_PORT,
+    },
+    # prod: the schema's defaults; the UI admitted from the admin CIDRs.
+    Tier.PROD: {"webAdminHostPort": WEB_ADMIN_PORT},
 }
 """What each tier changes from the schema's (production) defaults; a stack's section wins."""

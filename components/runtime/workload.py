@@ -12,6 +12,9 @@ from enum import StrEnum
 
 import pulumi
 
+ENGINE_SOCKET = "/var/run/docker.sock"
+"""Where the Docker engine's API socket is, on the host and in a workload that mounts it."""
+
 
 class WorkloadKind(StrEnum):
     """How the workload is scheduled.
@@ -226,6 +229,20 @@ class ApiAccess:
 
 
 @dataclass(frozen=True, kw_only=True)
+class LaunchedPods:
+    """Pods a workload creates through the Kubernetes API at run time (e.g. Dagster's run
+    workers as Jobs), which no runtime renders.
+
+    They must carry `labels.selector_labels(identity)` (the launching workload sets them);
+    the Kubernetes runtime gives pods so labelled NetworkPolicy egress to `connections`
+    and the matching ingress on each peer, as if they were a workload. Docker ignores it.
+    """
+
+    identity: WorkloadIdentity
+    connections: tuple[Connection, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Workload:
     """Everything a runtime needs to run one container-based tier of a service.
 
@@ -235,6 +252,12 @@ class Workload:
     `termination_grace_period_seconds` how long the runtime waits after the stop signal
     before it kills the container (Kubernetes grace period; Docker stop timeout).
     `init` runs before the container; `api_access` gives it a namespaced API identity.
+    `single_instance`: never two containers at once, not even while a new version rolls
+    out (Kubernetes: a Deployment with the Recreate strategy, which removes the old pod
+    before it creates the new one; Docker: the old container is deleted before the new
+    one is created). `engine_socket` (Docker only, e.g. a socket proxy): the engine's API
+    socket bind-mounted read-only at `ENGINE_SOCKET`; the Kubernetes runtime refuses it.
+    `launches`: pods it creates through the API at run time (see `LaunchedPods`).
     """
 
     identity: WorkloadIdentity
@@ -266,6 +289,9 @@ class Workload:
     """Cron expression (UTC) of a SCHEDULED workload."""
     active_deadline_seconds: int | None = None
     """How long one run of a JOB or SCHEDULED workload may take before it is stopped."""
+    single_instance: bool = False
+    engine_socket: bool = False
+    launches: LaunchedPods | None = None
 
     def __post_init__(self) -> None:
         """Servers are probed; jobs have no ports to probe; only scheduled jobs have a cron."""
@@ -278,3 +304,7 @@ class Workload:
             raise ValueError(f"workload {name}: a {self.kind} runs once, without volumes")
         if (self.kind is WorkloadKind.SCHEDULED) != (self.schedule is not None):
             raise ValueError(f"workload {name}: a schedule belongs to scheduled workloads only")
+        if self.single_instance and (self.kind is not WorkloadKind.STATELESS or self.replicas != 1):
+            raise ValueError(
+                f"workload {name}: single_instance needs a stateless workload with one replica"
+            )

@@ -5,8 +5,13 @@ One job a module (docs/trino.md):
 - `settings.py`: `TrinoSettings` (the `data-platform:trino` section), node sizes, tier
   rules and tier defaults; `governance.yaml`: the access policy every tier starts from;
 - `access.py`: the typed access policy and the `rules.json` / group file it renders;
-- `connections.py`: what Trino connects to (S3, PostgreSQL) and needs from PostgreSQL;
+- `connections.py`: what Trino connects to (S3, PostgreSQL, lineage, Kafka) and needs
+  from PostgreSQL;
 - `files.py`: the configuration files, rendered as text;
+- `streams.py`: the OpenLineage and Kafka event listener files, the `kafka` catalog and
+  the Kafka client file (lineage to Marquez, topics and the query audit trail on Kafka);
+- `requirements.py` / `service.py`: what Trino requires of the producers, and its
+  registry entry;
 - `workloads.py`: commands, probes, files and the `Workload` of each tier;
 - `component.py`: the `Trino` ComponentResource.
 

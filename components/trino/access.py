@@ -39,8 +39,9 @@ from pydantic import Field, model_validator
 from components.runtime.stack import SettingsModel, Tier
 
 ANY = ".*"
-DATA_CATALOGS = ("lake", "warehouse")
-"""The catalogs the Trino component renders; `system` is Trino's own."""
+DATA_CATALOGS = ("lake", "warehouse", "kafka")
+"""The catalogs the Trino component renders (`kafka` where the stack exposes topics);
+`system` is Trino's own."""
 SYSTEM_CATALOG = "system"
 KNOWN_CATALOGS = (*DATA_CATALOGS, SYSTEM_CATALOG)
 

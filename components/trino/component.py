@@ -32,7 +32,12 @@ from components.runtime.workload import (
 )
 from components.secrets import generated_password
 from components.tls import generated_certificate
-from components.trino.connections import JdbcConnection, S3Connection
+from components.trino.connections import (
+    JdbcConnection,
+    LineageConnection,
+    S3Connection,
+    StreamConnection,
+)
 from components.trino.files import (
     CONFIG_DIR,
     HTTP_PORT,
@@ -46,6 +51,9 @@ from components.trino.workloads import (
     catalog_files,
     coordinator_files,
     coordinator_ports,
+    kafka_catalog_file,
+    kafka_client_files,
+    listener_files,
     node_files,
     node_workload,
 )
@@ -65,11 +73,55 @@ class _Cluster:
     catalogs: tuple[SecretFile, ...]
     data_peers: tuple[Connection, ...]
     trust_s3: bool
+    streams: _Streams
 
     @property
     def discovery_uri(self) -> str:
         """Where workers (and the coordinator itself) find the coordinator."""
         return f"http://{self.coordinator_host}:{HTTP_PORT}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Streams:
+    """Lineage and Kafka: what every node reads (the `kafka` catalog with its client
+    files), and what only the coordinator does (event listeners, the audit client)."""
+
+    catalog_configs: tuple[ConfigFile, ...] = ()
+    catalog_secrets: tuple[SecretFile, ...] = ()
+    catalog_peers: tuple[Connection, ...] = ()
+    listeners: tuple[ConfigFile, ...] = ()
+    coordinator_secrets: tuple[SecretFile, ...] = ()
+    coordinator_peers: tuple[Connection, ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        settings: TrinoSettings,
+        *,
+        trino_uri: str,
+        lineage: LineageConnection | None,
+        stream: StreamConnection | None,
+    ) -> _Streams:
+        """Files and peers for `settings`' lineage, `kafka` catalog and query audit."""
+        listeners = listener_files(settings, trino_uri=trino_uri, lineage=lineage, stream=stream)
+        lineage_peers = (lineage.peer,) if lineage is not None else ()
+        if stream is None:
+            return cls(listeners=listeners, coordinator_peers=lineage_peers)
+        client = kafka_client_files(stream)
+        catalog = kafka_catalog_file(settings, stream)
+        if catalog is not None:  # every node reads the topics; the coordinator audits too
+            return cls(
+                catalog_configs=(catalog,),
+                catalog_secrets=client,
+                catalog_peers=(stream.peer,),
+                listeners=listeners,
+                coordinator_peers=lineage_peers,
+            )
+        return cls(
+            listeners=listeners,
+            coordinator_secrets=client if settings.query_audit else (),
+            coordinator_peers=(*lineage_peers, *((stream.peer,) if settings.query_audit else ())),
+        )
 
 
 class Trino(pulumi.ComponentResource):
@@ -90,12 +142,17 @@ class Trino(pulumi.ComponentResource):
         warehouse_dir: str,
         iceberg: JdbcConnection,
         warehouse: JdbcConnection,
+        lineage: LineageConnection | None = None,
+        stream: StreamConnection | None = None,
         start_after: Sequence[pulumi.Resource] = (),
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
+        """`lineage` turns on the OpenLineage listener; `stream` (Kafka as Trino's own
+        principal) the `kafka` catalog and the query-audit listener, as `settings` ask."""
         super().__init__("dataplatform:query:Trino", name, None, flowing_options(opts))
         self._name, self._settings, self._runtime = name, settings, runtime
         self._start_after = tuple(start_after)
+        self._lineage, self._stream = lineage, stream
         cluster = self._cluster(stack, s3, warehouse_dir, iceberg, warehouse)
         shared_secret = self._shared_secret()
         self.user_passwords = {}
@@ -154,15 +211,23 @@ class Trino(pulumi.ComponentResource):
         if s3.ca_certificate is not None:
             # Both tiers read S3: the endpoint's certificate travels with the catalogs.
             catalogs += (SecretFile(path=S3_CA_FILE, content=s3.ca_certificate),)
+        host = self._runtime.internal_host(coordinator)
+        streams = _Streams.of(
+            settings,
+            trino_uri=f"http://{host}:{HTTP_PORT}",
+            lineage=self._lineage,
+            stream=self._stream,
+        )
         return _Cluster(
             stack=stack,
             settings=settings,
             coordinator=coordinator,
             worker=WorkloadIdentity(service=SERVICE, component="worker", version=version),
-            coordinator_host=self._runtime.internal_host(coordinator),
-            catalogs=catalogs,
-            data_peers=_unique((s3.peer, iceberg.peer, warehouse.peer)),
+            coordinator_host=host,
+            catalogs=(*catalogs, *streams.catalog_secrets),
+            data_peers=_unique((s3.peer, iceberg.peer, warehouse.peer, *streams.catalog_peers)),
             trust_s3=s3.ca_certificate is not None,
+            streams=streams,
         )
 
     def _deploy_coordinator(
@@ -170,13 +235,21 @@ class Trino(pulumi.ComponentResource):
     ) -> DeployedWorkload:
         """The coordinator: access control, users, TLS; `config.properties` is a secret
         file when it carries the shared secret."""
-        settings = cluster.settings
-        files = coordinator_files(cluster.stack, settings, trust_s3=cluster.trust_s3)
-        secret_files = self._security_files(cluster)
+        settings, streams = cluster.settings, cluster.streams
+        files = (
+            *coordinator_files(cluster.stack, settings, trust_s3=cluster.trust_s3),
+            *streams.catalog_configs,
+            *streams.listeners,
+        )
+        secret_files = (*self._security_files(cluster), *streams.coordinator_secrets)
+        listeners = tuple(f.path for f in streams.listeners)
         config = _secret_render(
             shared_secret,
             lambda secret: render_coordinator_config(
-                settings, discovery_uri=cluster.discovery_uri, shared_secret=secret
+                settings,
+                discovery_uri=cluster.discovery_uri,
+                shared_secret=secret,
+                event_listeners=listeners,
             ),
         )
         config_path = f"{CONFIG_DIR}/config.properties"
@@ -184,7 +257,7 @@ class Trino(pulumi.ComponentResource):
             files += (ConfigFile(path=config_path, content=config),)
         else:
             secret_files += (SecretFile(path=config_path, content=config),)
-        peers = cluster.data_peers
+        peers = (*cluster.data_peers, *streams.coordinator_peers)
         if settings.workers:
             peers += (Connection(service=SERVICE, component="worker", port=HTTP_PORT),)
         workload = node_workload(
@@ -219,7 +292,10 @@ class Trino(pulumi.ComponentResource):
             worker,
             replicas=worker.replicas,
             ports=(Port(name="http", container_port=HTTP_PORT),),
-            files=node_files(cluster.stack, settings, worker, trust_s3=cluster.trust_s3),
+            files=(
+                *node_files(cluster.stack, settings, worker, trust_s3=cluster.trust_s3),
+                *cluster.streams.catalog_configs,
+            ),
             secret_files=(config_file, *cluster.catalogs),
             connections=(
                 *cluster.data_peers,

@@ -65,3 +65,30 @@ class JdbcConnection:
         """The JDBC URL of the database (`sslmode=require` when the server demands TLS)."""
         query = "?sslmode=require" if self.require_tls else ""
         return f"jdbc:postgresql://{self.endpoint.address}/{self.database}{query}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class LineageConnection:
+    """Where the OpenLineage listener posts run events (`url`: the API's base URL) and
+    under which job namespace."""
+
+    url: str
+    namespace: str
+    peer: Connection
+
+
+@dataclass(frozen=True, kw_only=True)
+class StreamConnection:
+    """Kafka as Trino's own principal: brokers, protocol, SCRAM login, the brokers' CA.
+
+    `password` is a secret Output (None without SASL); `ca_certificate` the PEM the
+    brokers' certificate is checked against (None without TLS).
+    """
+
+    bootstrap_servers: tuple[str, ...]
+    security_protocol: str
+    sasl_mechanism: str | None
+    user: str
+    password: pulumi.Output[str] | None
+    ca_certificate: pulumi.Output[str] | None
+    peer: Connection

@@ -17,6 +17,7 @@ created.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from components.runtime.stack import StackSettings
@@ -151,9 +152,14 @@ def render_warehouse_catalog(*, jdbc_url: str, jdbc: Login) -> str:
 
 
 def render_coordinator_config(
-    settings: TrinoSettings, *, discovery_uri: str, shared_secret: str | None
+    settings: TrinoSettings,
+    *,
+    discovery_uri: str,
+    shared_secret: str | None,
+    event_listeners: Sequence[str] = (),
 ) -> str:
-    """`config.properties` of the coordinator (a secret file when it carries `shared_secret`)."""
+    """`config.properties` of the coordinator (a secret file when it carries `shared_secret`);
+    `event_listeners` are the listener files it loads (`event-listener.config-files`)."""
     values = {
         "coordinator": "true",
         "node-scheduler.include-coordinator": "false" if settings.workers else "true",
@@ -171,6 +177,8 @@ def render_coordinator_config(
         }
     if settings.authentication is Authentication.PASSWORD:
         values["http-server.authentication.type"] = "PASSWORD"
+    if event_listeners:
+        values["event-listener.config-files"] = ",".join(event_listeners)
     if shared_secret is not None:
         values["internal-communication.shared-secret"] = shared_secret
     return render_properties(values)

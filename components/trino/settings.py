@@ -16,6 +16,7 @@ from pydantic import Field, model_validator
 
 from components.common import PinnedImage, ResourceSettings
 from components.contracts import BucketAccessLevel
+from components.kafka.settings import TopicName
 from components.runtime.quantities import MEMORY_PATTERN, memory_bytes
 from components.runtime.stack import SettingsModel, Tier
 from components.tier_defaults import load_defaults
@@ -81,6 +82,31 @@ class LakeGrant(SettingsModel):
     access: BucketAccessLevel
 
 
+class KafkaCatalogSettings(SettingsModel):
+    """The `kafka` catalog: which of the stack's declared Kafka topics Trino exposes as tables.
+
+    Each topic becomes a table of raw messages (`_message`, `_key`, `_timestamp`, ...):
+    `sales.orders` is table `kafka.sales.orders`. Trino reads them as its own Kafka
+    principal, which the stream producer grants READ on exactly these topics.
+    """
+
+    topics: tuple[TopicName, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        repeated = sorted({t for t in self.topics if self.topics.count(t) > 1})
+        if repeated:
+            raise ValueError(f"topics must be unique, repeated: {repeated}")
+        return self
+
+
+class QueryAuditSettings(SettingsModel):
+    """Where Trino's Kafka event listener writes one record per completed query (the audit
+    trail: who ran what, when, on which tables, and how it ended)."""
+
+    topic: TopicName
+
+
 class TrinoSettings(SettingsModel):
     """Trino of one stack: image, sizes, security, where the lake lives, and the access policy.
 
@@ -109,6 +135,21 @@ class TrinoSettings(SettingsModel):
     shutdown_grace_seconds: int = Field(default=60, ge=10, le=600)
     """`shutdown.grace-period` of a worker: it drains for twice this before it exits."""
     access: AccessPolicy
+    lineage: bool = True
+    """OpenLineage event listener on: column-level lineage of INSERT ... SELECT and CTAS goes
+    to the stack's lineage producer (Marquez), which the stack must then run."""
+    kafka_catalog: KafkaCatalogSettings | None = None
+    query_audit: QueryAuditSettings | None = None
+
+    @property
+    def stream_reads(self) -> tuple[str, ...]:
+        """Topics Trino's Kafka principal reads (the `kafka` catalog's tables)."""
+        return self.kafka_catalog.topics if self.kafka_catalog else ()
+
+    @property
+    def stream_writes(self) -> tuple[str, ...]:
+        """Topics Trino's Kafka principal writes (the query-audit topic)."""
+        return (self.query_audit.topic,) if self.query_audit else ()
 
     @classmethod
     def tier_defaults(cls, tier: Tier) -> dict[str, Any]:
@@ -151,6 +192,11 @@ class TrinoSettings(SettingsModel):
                 problems.append(f"trino.authentication must be 'password' in a {tier.value} stack")
         if tier is Tier.PROD and (self.workers is None or self.workers.replicas < 2):
             problems.append("trino.workers.replicas must be at least 2 in prod")
+        if tier is Tier.PROD and self.query_audit is None:
+            problems.append(
+                "trino.queryAudit is required in prod: every completed query is written to a "
+                "Kafka audit topic (e.g. queryAudit: {topic: audit.trino-queries})"
+            )
         problems += [f"trino.{p}" for p in self.access.tier_problems(tier)]
         return problems
 

@@ -27,7 +27,12 @@ from components.runtime.workload import (
     WorkloadKind,
 )
 from components.trino.access import render_group_file, render_rules_json
-from components.trino.connections import JdbcConnection, S3Connection
+from components.trino.connections import (
+    JdbcConnection,
+    LineageConnection,
+    S3Connection,
+    StreamConnection,
+)
 from components.trino.files import (
     CATALOG_DIR,
     CONFIG_DIR,
@@ -47,6 +52,18 @@ from components.trino.files import (
     render_warehouse_catalog,
 )
 from components.trino.settings import Authentication, NodeSettings, TrinoSettings
+from components.trino.streams import (
+    KAFKA_CA_FILE,
+    KAFKA_CATALOG_FILE,
+    KAFKA_CLIENT_FILE,
+    KAFKA_LISTENER_FILE,
+    OPENLINEAGE_LISTENER_FILE,
+    KafkaClient,
+    render_kafka_catalog,
+    render_kafka_client,
+    render_kafka_event_listener,
+    render_openlineage_listener,
+)
 
 HEALTH_CHECK = "/usr/lib/trino/bin/health-check"
 """The image's own Docker HEALTHCHECK script (GET /v1/info, waits for `"starting": false`)."""
@@ -133,6 +150,64 @@ def catalog_files(
             content=pulumi.Output.secret(warehouse_catalog),
         ),
     )
+
+
+def kafka_client_files(stream: StreamConnection) -> tuple[SecretFile, ...]:
+    """Trino's Kafka client properties (its SCRAM password inside) and the brokers' CA, as
+    secret files: what both the `kafka` catalog and the audit listener log in with."""
+    has_ca = stream.ca_certificate is not None
+    password = stream.password if stream.password is not None else pulumi.Output.from_input("")
+    client = password.apply(
+        lambda secret: render_kafka_client(
+            KafkaClient(
+                security_protocol=stream.security_protocol,
+                sasl_mechanism=stream.sasl_mechanism,
+                user=stream.user,
+                password=secret,
+                ca_file=KAFKA_CA_FILE if has_ca else None,
+            )
+        )
+    )
+    files = (SecretFile(path=KAFKA_CLIENT_FILE, content=pulumi.Output.secret(client)),)
+    if stream.ca_certificate is not None:
+        files += (SecretFile(path=KAFKA_CA_FILE, content=stream.ca_certificate),)
+    return files
+
+
+def kafka_catalog_file(settings: TrinoSettings, stream: StreamConnection) -> ConfigFile | None:
+    """The `kafka` catalog over the topics the stack exposes (None: no such catalog)."""
+    if settings.kafka_catalog is None:
+        return None
+    return ConfigFile(
+        path=KAFKA_CATALOG_FILE,
+        content=render_kafka_catalog(
+            bootstrap_servers=stream.bootstrap_servers, topics=settings.kafka_catalog.topics
+        ),
+    )
+
+
+def listener_files(
+    settings: TrinoSettings,
+    *,
+    trino_uri: str,
+    lineage: LineageConnection | None,
+    stream: StreamConnection | None,
+) -> tuple[ConfigFile, ...]:
+    """The coordinator's event listener files (no secrets: the Kafka login is the client
+    file's): OpenLineage where lineage is on, the Kafka audit listener where the stack
+    names an audit topic."""
+    files: tuple[ConfigFile, ...] = ()
+    if lineage is not None:
+        content = render_openlineage_listener(
+            trino_uri=trino_uri, lineage_url=lineage.url, namespace=lineage.namespace
+        )
+        files += (ConfigFile(path=OPENLINEAGE_LISTENER_FILE, content=content),)
+    if settings.query_audit is not None and stream is not None:
+        content = render_kafka_event_listener(
+            bootstrap_servers=stream.bootstrap_servers, topic=settings.query_audit.topic
+        )
+        files += (ConfigFile(path=KAFKA_LISTENER_FILE, content=content),)
+    return files
 
 
 def node_files(

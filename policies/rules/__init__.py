@@ -9,6 +9,7 @@ from . import (
     audit,
     budget,
     durability,
+    engine_socket,
     images,
     isolation,
     network,
@@ -16,7 +17,9 @@ from . import (
     ownership,
     pod_security,
     postgres,
+    rbac,
     secrets,
+    streaming,
     transport,
 )
 
@@ -32,6 +35,9 @@ ALL_POLICIES: list[Policy] = [
     *postgres.POLICIES,
     *access.POLICIES,
     *durability.POLICIES,
+    *streaming.POLICIES,
+    *rbac.POLICIES,
+    *engine_socket.POLICIES,
     *isolation.POLICIES,
     *budget.POLICIES,
 ]

@@ -8,7 +8,8 @@ Three readings of the same requirement, each switched on by `requireTls` (test, 
 - the providers that log in to a server do so over verified TLS: `pulumi:providers:minio`
   `minioSsl` true and `minioInsecure` not true; `pulumi:providers:postgresql` `sslmode`
   require, verify-ca or verify-full (libpq's modes: disable/allow/prefer may send the
-  password in clear);
+  password in clear); `pulumi:providers:kafka` `tlsEnabled` not false (pulumi-kafka's
+  default is true) and `skipTlsVerify` not true;
 - no config file or env value sends credentials to an `http://` endpoint: a URL with
   userinfo (`http://user:pass@host`, even when the password is a reference), or an
   `http://` endpoint key beside credential keys of the same prefix (`s3.endpoint` with
@@ -221,6 +222,8 @@ def validate_provider_tls(args: ResourceValidationArgs, report: ReportViolation)
                 "server certificate.",
                 None,
             )
+    elif args.resource_type == "pulumi:providers:kafka":
+        _kafka_provider_tls(args, report)
     elif args.resource_type == "pulumi:providers:postgresql":
         mode = wire.get(props, "sslmode")
         if mode is None:
@@ -233,6 +236,25 @@ def validate_provider_tls(args: ResourceValidationArgs, report: ReportViolation)
                 "require, verify-ca or verify-full refuse a plain-text connection.",
                 None,
             )
+
+
+def _kafka_provider_tls(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """pulumi-kafka: `tlsEnabled` defaults to true; only an explicit false turns TLS off;
+    `skipTlsVerify` true skips the broker certificate check."""
+    tls = wire.get(args.props, "tlsEnabled")
+    if not wire.is_unknown(tls) and wire.boolean(tls) is False:
+        report(
+            f"Kafka provider '{args.name}' sets tlsEnabled false: the admin user's SASL "
+            "credentials and the topic configs travel in clear.",
+            None,
+        )
+    verified = wire.setting(args, PROVIDER_SCHEMA, "requireVerifiedTls")
+    if verified and wire.boolean(wire.get(args.props, "skipTlsVerify")) is True:
+        report(
+            f"Kafka provider '{args.name}' sets skipTlsVerify: it does not verify the "
+            "brokers' certificate.",
+            None,
+        )
 
 
 # --- credentials to http:// endpoints ---------------------------------------------------
@@ -264,15 +286,7 @@ def http_credential_lines(content: str) -> list[str]:
 def _visible_files(args: ResourceValidationArgs) -> list[tuple[str, str]]:
     """Config files of ConfigMaps and Docker uploads, and of Secrets where their content
     is visible (a real preview hands the pack secret plaintext; offline it is hidden)."""
-    files = wire.config_files(args.resource_type, args.props)
-    if wire.kubernetes_kind(args.resource_type) == "Secret":
-        for key, value in wire.items(wire.get(args.props, "stringData")):
-            content = wire.text(value)
-            if content is not None and content != wire.SECRET_MARKER:
-                files.append((key, content))
-        as_config_map = {"binaryData": wire.get(args.props, "data")}
-        files += wire.config_files("kubernetes:core/v1:ConfigMap", as_config_map)
-    return files
+    return wire.visible_files(args.resource_type, args.props)
 
 
 def validate_credentials_over_http(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -330,9 +344,10 @@ POLICIES = [
     _policy(
         "provider-connections-use-tls",
         "Where requireTls is set (test, prod), the MinIO provider sets minioSsl true (and, "
-        "where requireVerifiedTls is set, not minioInsecure), and the PostgreSQL provider "
-        "uses sslmode require, verify-ca or verify-full: the providers log in with admin "
-        "credentials.",
+        "where requireVerifiedTls is set, not minioInsecure), the PostgreSQL provider "
+        "uses sslmode require, verify-ca or verify-full, and the Kafka provider leaves "
+        "tlsEnabled on (and, where requireVerifiedTls is set, not skipTlsVerify): the "
+        "providers log in with admin credentials.",
         validate_provider_tls,
         Severity.CRITICAL,
         "Serve TLS on the admin endpoint and set minioSsl: true (with the CA trusted) / "

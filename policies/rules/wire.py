@@ -379,14 +379,8 @@ def config_files(resource_type: str, props: Any) -> list[tuple[str, str]]:
     """
     files: list[tuple[str, str]] = []
     if kubernetes_kind(resource_type) == "ConfigMap":
-        for key, value in items(get(props, "data")):
-            content = text(value)
-            if content is not None and content != SECRET_MARKER:
-                files.append((key, content))
-        for key, value in items(get(props, "binaryData")):
-            content = _decode_base64(value)
-            if content is not None:
-                files.append((key, content))
+        files += _entries(get(props, "data"), base64_encoded=False)
+        files += _entries(get(props, "binaryData"), base64_encoded=True)
     elif resource_type == DOCKER_CONTAINER:
         for upload in elements(get(props, "uploads")):
             name = text(get(upload, "file"))
@@ -396,6 +390,27 @@ def config_files(resource_type: str, props: Any) -> list[tuple[str, str]]:
             if name is not None and content is not None and content != SECRET_MARKER:
                 files.append((name, content))
     return files
+
+
+def visible_files(resource_type: str, props: Any) -> list[tuple[str, str]]:
+    """`config_files` plus a Kubernetes Secret's `stringData` and (base64) `data` entries
+    where their content is visible: a real preview hands the pack a secret's plaintext,
+    an offline render shows "[secret]" (skipped)."""
+    files = config_files(resource_type, props)
+    if kubernetes_kind(resource_type) == "Secret":
+        files += _entries(get(props, "stringData"), base64_encoded=False)
+        files += _entries(get(props, "data"), base64_encoded=True)
+    return files
+
+
+def _entries(mapping: Any, *, base64_encoded: bool) -> list[tuple[str, str]]:
+    """(key, text) of a ConfigMap/Secret data mapping; hidden, unknown or binary skipped."""
+    found: list[tuple[str, str]] = []
+    for key, value in items(mapping):
+        content = _decode_base64(value) if base64_encoded else text(value)
+        if content is not None and content != SECRET_MARKER:
+            found.append((key, content))
+    return found
 
 
 def _decode_base64(value: Any) -> str | None:

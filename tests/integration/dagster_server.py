@@ -1,19 +1,32 @@
-"""Start and stop a real Dagster (webserver, daemon, one gRPC code server) for the tests.
+"""Start and stop a real Dagster (webserver, daemon, gRPC code servers) for the tests.
 
 Dagster runs from its own venv (scripts/install-dagster.sh; `DAGSTER_VENV` overrides the
 path), never from the project's. The instance is a local `DAGSTER_HOME` holding the
-component's rendered `dagster.yaml` and `workspace.yaml`; the processes are the component's
-rendered commands, run through its start script (which copies the password file).
+`dagster.yaml` and `workspace.yaml` the COMPONENT renders for a stack (`rendered_instance`:
+read from the offline render of the real stack file, exactly what the daemon's and the
+webserver's ConfigMap or files volume carry); the processes are the component's commands,
+run through its start script (which copies the password file).
 
-The one substitution: `without_engine` swaps the target's run launcher for Dagster's
-`DefaultRunLauncher` (runs as subprocesses of the code server), because there is no Docker
-engine or Kubernetes API here to launch run containers or Jobs. Everything else in
-`dagster.yaml` is served as rendered.
+Loopback substitutions, all of them, in this one place (`on_loopback`, `without_engine`,
+`with_kubeconfig`), because nothing here runs inside a cluster or a Docker network:
+- storage: the PostgreSQL host becomes `localhost` and its port the throwaway cluster's;
+  the libpq `passfile` moves from `/run/dagster/pgpass` into the test's home;
+- the local artifact storage's scratch directory moves into the test's home;
+- workspace: each code location's server host becomes 127.0.0.1, with a free port each,
+  and the rendered probes check those ports (`probe_on_loopback`);
+- the run launcher becomes Dagster's `DefaultRunLauncher` (runs as subprocesses of the
+  code server), because there is no Docker engine or Kubernetes API here to launch run
+  containers or Jobs (`without_engine`); the rendered launcher blocks are loaded on their
+  own, the Kubernetes one with a dummy kubeconfig instead of in-cluster config
+  (`with_kubeconfig`).
+Everything else (coordinator, limits, monitoring, retention, telemetry, sslmode) is
+served as rendered.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import os
 import signal
@@ -27,7 +40,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components.dagster.settings import DAGSTER_VERSION
+import yaml
+
+from components.dagster.settings import DAGSTER_VERSION, DagsterSettings
 
 VENV = Path(
     os.environ.get(
@@ -70,7 +85,7 @@ def free_port() -> int:
 
 def without_engine(document: Mapping[str, Any]) -> dict[str, Any]:
     """The rendered `dagster.yaml` mapping with the run launcher replaced by the default one
-    (the only substitution the tests make; see the module docstring)."""
+    (a loopback substitution; see the module docstring)."""
     local = dict(document)
     local["run_launcher"] = {
         "module": "dagster._core.launcher.default_run_launcher",
@@ -212,3 +227,125 @@ def graphql(base_url: str, query: str, variables: Mapping[str, Any] | None = Non
     if payload.get("errors"):
         raise AssertionError(f"GraphQL errors: {payload['errors']}")
     return payload["data"]
+
+
+@dataclass(frozen=True)
+class RenderedInstance:
+    """What the component renders for one stack: `dagster.yaml` and `workspace.yaml` (as
+    parsed mappings) and the stack's validated Dagster settings."""
+
+    stack: str
+    instance: dict[str, Any]
+    workspace: dict[str, Any]
+    settings: DagsterSettings
+    probes: dict[str, list[str]]
+    """Readiness command of each workload (`webserver`, `daemon`, `code-<name>`)."""
+
+
+def rendered_instance(stack: str) -> RenderedInstance:
+    """The component's files for `stack`, from the offline render of its stack file.
+
+    Kubernetes stacks carry them in the daemon's and the webserver's ConfigMaps, Docker in
+    their files volumes; both processes must get the very same two files (asserted here).
+    """
+    from ops.render import kubernetes_objects, load_stack_config, render_stack
+    from tests.conftest import docker_files
+
+    render = render_stack(stack)
+    settings = load_stack_config(stack).dagster
+    assert settings is not None, f"stack {stack} runs no Dagster"
+    copies: list[tuple[str, str]] = []
+    for role in ("daemon", "webserver"):
+        maps = [
+            o["data"]
+            for o in kubernetes_objects(render)
+            if o["kind"] == "ConfigMap" and o["metadata"]["name"] == f"dagster-{role}-config"
+        ]
+        if maps:
+            copies.append(
+                (maps[0]["opt-dagster-dagster_home-dagster.yaml"], maps[0][WORKSPACE_KEY])
+            )
+        else:
+            files = docker_files(render, f"dp-{stack}-dagster-{role}")
+            copies.append((files[INSTANCE_FILE], files[WORKSPACE_FILE]))
+    assert copies[0] == copies[1], "the webserver and the daemon must share both files"
+    instance, workspace = copies[0]
+    return RenderedInstance(
+        stack=stack,
+        instance=yaml.safe_load(instance),
+        workspace=yaml.safe_load(workspace),
+        settings=settings,
+        probes=_readiness_commands(render, stack),
+    )
+
+
+def _readiness_commands(render: Any, stack: str) -> dict[str, list[str]]:
+    """Each Dagster workload's readiness check as rendered: the exec probe of its
+    Deployment (Kubernetes) or its container's healthcheck (Docker)."""
+    from ops.render import kubernetes_objects
+
+    found: dict[str, list[str]] = {}
+    for obj in kubernetes_objects(render):
+        name = obj["metadata"]["name"]
+        if obj["kind"] == "Deployment" and name.startswith("dagster-"):
+            probe = obj["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+            found[name.removeprefix("dagster-")] = probe["exec"]["command"]
+    for container in render.of_type("docker:index/container:Container"):
+        prefix = f"dp-{stack}-dagster-"
+        health = container["inputs"].get("healthcheck")
+        if container["name"].startswith(prefix) and health:
+            found[container["name"].removeprefix(prefix)] = health["tests"][1:]
+    return found
+
+
+INSTANCE_FILE = "/opt/dagster/dagster_home/dagster.yaml"
+WORKSPACE_FILE = "/opt/dagster/workspace/workspace.yaml"
+WORKSPACE_KEY = "opt-dagster-workspace-workspace.yaml"
+
+
+@dataclass(frozen=True)
+class Loopback:
+    """Where the test serves what the stack serves in its network (see `on_loopback`)."""
+
+    postgres_port: int
+    passfile: Path
+    scratch_dir: Path
+    grpc_ports: Mapping[str, int]
+
+
+def on_loopback(
+    rendered: RenderedInstance, loopback: Loopback
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`dagster.yaml` and `workspace.yaml` with the loopback substitutions of the module
+    docstring (the run launcher is replaced separately, by `without_engine`)."""
+    instance = copy.deepcopy(rendered.instance)
+    database = instance["storage"]["postgres"]["postgres_db"]
+    database["hostname"] = "localhost"
+    database["port"] = loopback.postgres_port
+    database["params"]["passfile"] = str(loopback.passfile)
+    instance["local_artifact_storage"]["config"]["base_dir"] = str(loopback.scratch_dir / "storage")
+    workspace = copy.deepcopy(rendered.workspace)
+    for entry in workspace["load_from"]:
+        server = entry["grpc_server"]
+        server["host"] = "127.0.0.1"
+        server["port"] = loopback.grpc_ports[server["location_name"]]
+    return instance, workspace
+
+
+def probe_on_loopback(command: list[str], *, port: int, served_port: int) -> list[str]:
+    """A rendered probe command checking `served_port` where the pod checks `port` (a
+    loopback substitution; see the module docstring)."""
+    return [
+        arg.replace(f":{port}/", f":{served_port}/") if arg != str(port) else str(served_port)
+        for arg in command
+    ]
+
+
+def with_kubeconfig(document: Mapping[str, Any], kubeconfig: Path) -> dict[str, Any]:
+    """The rendered `K8sRunLauncher` block told to use `kubeconfig` instead of in-cluster
+    config (a loopback substitution; see the module docstring)."""
+    local = copy.deepcopy(dict(document))
+    config = local["run_launcher"]["config"]
+    config["load_incluster_config"] = False
+    config["kubeconfig_file"] = str(kubeconfig)
+    return local

@@ -6,9 +6,15 @@ missing); each node is `java -cp 'libs/*' kafka.Kafka server.properties` after
 
 THE ONE PLACE where rendered config meets this machine is `loopback_layout`: every node's
 advertised host becomes 127.0.0.1, listeners bind 127.0.0.1, each node gets its own free
-ports. The prod shape runs as rendered: three broker processes beside a three-process
-controller quorum (six JVMs at 256 MiB heap start in about 25 s on two cores). Paths (data dir, PEM files) are renderer parameters, not
-substitutions. Everything else in the files is the renderer's output, byte for byte.
+ports, and every broker advertises its ADMIN listener at one `RoundRobinProxy` on
+loopback, which stands for the admin load balancer (a connection goes to any broker, as
+through the Kubernetes Service the component creates). The prod shape runs as rendered:
+three broker processes beside a three-process controller quorum (six JVMs at 256 MiB
+heap start in about 25 s on two cores). Paths (data dir, PEM files) are renderer
+parameters, not substitutions. Everything else in the files is the component's renderer
+output (`server_properties`, the function its ConfigMaps hold the output of), byte for byte.
+TLS material is made the way the component makes it: one self-signed node certificate
+(CN = the node principal, server and client use) that is also the trust anchor.
 
 Processes are always stopped at teardown (SIGTERM, then SIGKILL after a bounded wait).
 """
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import itertools
 import logging
 import os
 import shutil
@@ -24,6 +31,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -39,15 +47,19 @@ from confluent_kafka.admin import (  # the documented path; re-exported without 
 from confluent_kafka.cimpl import NewTopic
 
 from components.kafka.files import (
+    ADMIN,
     ClusterLayout,
     KafkaPaths,
     NodeAddress,
+    admin_uses_scram,
     cluster_layout,
     scram_credential,
+    security_protocols,
     server_properties,
     topic_specs,
 )
 from components.kafka.settings import KAFKA_VERSION, ClientAuthentication, KafkaSettings
+from components.kafka.workloads import format_arguments
 from tests.support.kafka_stacks import stack_kafka_settings as stack_kafka_settings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -125,14 +137,18 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def loopback_layout(settings: KafkaSettings) -> ClusterLayout:
+def loopback_layout(settings: KafkaSettings, admin_proxy_port: int) -> ClusterLayout:
     """The cluster's layout moved onto loopback (see the module docstring: the ONE place).
 
     Node ids and roles come from the component's `cluster_layout`; only the hosts, the
-    ports (a free one per node and listener) and the bind address change.
+    ports (a free one per node and listener) and the bind address change; every broker
+    advertises ADMIN at 127.0.0.1:`admin_proxy_port` (the load balancer's stand-in).
     """
     layout = cluster_layout(
-        settings, broker_host=lambda _: "127.0.0.1", controller_host=lambda _: "127.0.0.1"
+        settings,
+        broker_host=lambda _: "127.0.0.1",
+        controller_host=lambda _: "127.0.0.1",
+        admin_advertised=lambda _: f"127.0.0.1:{admin_proxy_port}",
     )
     moved: dict[int, NodeAddress] = {
         node_id: replace(
@@ -140,6 +156,7 @@ def loopback_layout(settings: KafkaSettings) -> ClusterLayout:
             client_port=_free_port(),
             internal_port=_free_port(),
             controller_port=_free_port(),
+            admin_port=_free_port() if layout.node(node_id).admin_port else None,
         )
         for node_id in layout.node_ids
     }
@@ -155,37 +172,89 @@ def _openssl(*args: str, cwd: Path) -> None:
 
 
 def make_tls_files(directory: Path, node_principal: str) -> KafkaPaths:
-    """A throwaway CA and one node certificate (CN=`node_principal`, SAN 127.0.0.1).
+    """The nodes' TLS files as components/kafka/certificates.py makes them: one self-signed
+    ECDSA P-256 certificate (CN=`node_principal`, O=data-platform, server and client use,
+    SANs localhost and 127.0.0.1) with a PKCS#8 key; the certificate is also `ca.crt`.
 
-    The node certificate serves the listeners and is the client certificate between
-    nodes (mutual TLS), as the component's will be.
+    It serves every listener and is the client certificate between nodes (mutual TLS).
     """
     directory.mkdir(parents=True, exist_ok=True)
-    ec = ("-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes")
     _openssl(
-        "req", "-x509", *ec, "-subj", "/CN=dataplatform-test-ca", "-days", "1",
-        "-addext", "basicConstraints=critical,CA:TRUE",
-        "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        "-keyout", "ca.key", "-out", "ca.crt", cwd=directory,
+        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+        "-subj", f"/CN={node_principal}/O=data-platform", "-days", "1",
+        "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+        "-addext", "extendedKeyUsage=serverAuth,clientAuth",
+        "-addext", "keyUsage=critical,digitalSignature,keyAgreement",
+        "-addext", "basicConstraints=critical,CA:FALSE",
+        "-keyout", "node.key", "-out", "ca.crt", cwd=directory,
     )  # fmt: skip
-    _openssl(
-        "req", "-new", *ec, "-subj", f"/CN={node_principal}/O=dataplatform-test",
-        "-keyout", "node.key", "-out", "node.csr", cwd=directory,
-    )  # fmt: skip
-    (directory / "node.ext").write_text(
-        "subjectAltName=IP:127.0.0.1,DNS:localhost\n"
-        "extendedKeyUsage=serverAuth,clientAuth\n"
-        "keyUsage=critical,digitalSignature,keyAgreement\n"
-    )
-    _openssl(
-        "x509", "-req", "-in", "node.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-        "-CAcreateserial", "-days", "1", "-extfile", "node.ext", "-out", "node.crt",
-        cwd=directory,
-    )  # fmt: skip
+    key = (directory / "node.key").read_text()
+    assert key.startswith("-----BEGIN PRIVATE KEY-----"), "Kafka's PEM key store wants PKCS#8"
     keystore = directory / "node-keystore.pem"
-    keystore.write_text((directory / "node.key").read_text() + (directory / "node.crt").read_text())
+    keystore.write_text(key + (directory / "ca.crt").read_text())
     keystore.chmod(0o600)
     return KafkaPaths(keystore=str(keystore), truststore=str(directory / "ca.crt"))
+
+
+class RoundRobinProxy:
+    """A TCP load balancer on loopback: each new connection goes to the next upstream port.
+
+    Stands for the admin load balancer in front of every broker's ADMIN listener; counts
+    connections per upstream, so a test can see that requests reached several brokers.
+    """
+
+    def __init__(self) -> None:
+        self._server = socket.socket()
+        self._server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._server.bind(("127.0.0.1", 0))
+        self._server.listen(64)
+        self.port: int = self._server.getsockname()[1]
+        self.upstreams: list[int] = []
+        self.connections: dict[int, int] = {}
+        self._closed = threading.Event()
+
+    def start(self, upstreams: list[int]) -> None:
+        """Forward to `upstreams` in turn, from a daemon thread."""
+        self.upstreams = upstreams
+        self.connections = dict.fromkeys(upstreams, 0)
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def close(self) -> None:
+        """Stop accepting (open connections end with their peers)."""
+        self._closed.set()
+        with contextlib.suppress(OSError):
+            self._server.close()
+
+    def _serve(self) -> None:
+        turn = itertools.cycle(self.upstreams)
+        while not self._closed.is_set():
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            upstream = next(turn)
+            self.connections[upstream] += 1
+            threading.Thread(target=self._bridge, args=(client, upstream), daemon=True).start()
+
+    @staticmethod
+    def _bridge(client: socket.socket, port: int) -> None:
+        try:
+            server = socket.create_connection(("127.0.0.1", port), timeout=10)
+        except OSError:
+            client.close()
+            return
+        server.settimeout(None)
+
+        def pump(source: socket.socket, sink: socket.socket) -> None:
+            with contextlib.suppress(OSError):
+                while data := source.recv(65536):
+                    sink.sendall(data)
+            for end in (source, sink):
+                with contextlib.suppress(OSError):
+                    end.shutdown(socket.SHUT_RDWR)
+
+        threading.Thread(target=pump, args=(server, client), daemon=True).start()
+        pump(client, server)
 
 
 @dataclass
@@ -216,8 +285,38 @@ class KafkaCluster:
     directory: Path
     paths: KafkaPaths
     admin_password: str
+    admin_proxy: RoundRobinProxy
+    cluster_id: str = ""
     nodes: dict[int, KafkaNode] = field(default_factory=dict[int, KafkaNode])
     startup_seconds: float = 0.0
+
+    @property
+    def admin_bootstrap(self) -> str:
+        """Where the topic provider connects: the admin load balancer's stand-in."""
+        return f"127.0.0.1:{self.admin_proxy.port}"
+
+    def admin_path_config(self, **overrides: Any) -> dict[str, Any]:
+        """confluent-kafka settings of the topic provider's path: the ADMIN listener behind
+        the load balancer, as the admin user (SCRAM wherever clients authenticate)."""
+        protocol = security_protocols(self.settings)[ADMIN]
+        config: dict[str, Any] = {
+            "bootstrap.servers": self.admin_bootstrap,
+            "security.protocol": protocol,
+            "logger": CLIENT_LOG,
+        }
+        if admin_uses_scram(self.settings):
+            config |= {
+                "sasl.mechanism": "SCRAM-SHA-512",
+                "sasl.username": self.settings.admin_user,
+                "sasl.password": self.admin_password,
+            }
+        if self.settings.listeners.tls:
+            config["ssl.ca.location"] = self.paths.truststore
+        return config | overrides
+
+    def admin_path(self, **overrides: Any) -> AdminClient:
+        """An admin client on the topic provider's path (`admin_path_config`)."""
+        return AdminClient(self.admin_path_config(**overrides))
 
     @property
     def bootstrap_servers(self) -> str:
@@ -330,12 +429,13 @@ class KafkaCluster:
                 )
 
     def create_topics(self) -> None:
-        """Create every declared topic with its config map, as the provider will."""
+        """Create every declared topic with its config map, as the provider does: through
+        the ADMIN listener behind the load balancer, as the admin user."""
         new = [
             NewTopic(s.name, s.partitions, s.replication_factor, config=s.config)
             for s in topic_specs(self.settings)
         ]
-        admin = self.admin()  # keep a reference: a collected client cancels its futures
+        admin = self.admin_path()  # keep a reference: a collected client cancels its futures
         for future in admin.create_topics(new, operation_timeout=30).values():
             future.result(timeout=60)
         for spec in topic_specs(self.settings):
@@ -361,21 +461,26 @@ class KafkaCluster:
         raise AssertionError(f"topic {name} not visible with {partitions} partitions in {timeout}s")
 
 
+def format_command(cluster: KafkaCluster, node: KafkaNode, cluster_id: str) -> list[str]:
+    """`StorageTool` with the arguments the pods' start script passes `kafka-storage.sh`
+    (`workloads.format_arguments`: `--ignore-formatted`, the admin's `--add-scram`)."""
+    return [
+        JAVA, f"-Xmx{HEAP_MB}m", *JVM_FLAGS, "-cp", str(KAFKA_HOME / "libs" / "*"),
+        "kafka.tools.StorageTool",
+        *format_arguments(
+            cluster.settings,
+            cluster_id=cluster_id,
+            config=str(node.config),
+            scram=scram_credential(cluster.settings.admin_user, cluster.admin_password),
+        ),
+    ]  # fmt: skip
+
+
 def _format_all(cluster: KafkaCluster, cluster_id: str) -> None:
     """`StorageTool format` on every node, in parallel (each is a short JVM run; bounded)."""
     runs: list[tuple[int, subprocess.Popen[bytes]]] = []
     for node_id, node in cluster.nodes.items():
-        command = [
-            JAVA, f"-Xmx{HEAP_MB}m", *JVM_FLAGS, "-cp", str(KAFKA_HOME / "libs" / "*"),
-            "kafka.tools.StorageTool", "format", "--cluster-id", cluster_id,
-            "--config", str(node.config),
-        ]  # fmt: skip
-        if cluster.settings.listeners.client_authentication is ClientAuthentication.SCRAM_SHA_512:
-            # Bootstraps the admin user into the metadata log, as the pods' init step will.
-            command += [
-                "--add-scram",
-                scram_credential(cluster.settings.admin_user, cluster.admin_password),
-            ]
+        command = format_command(cluster, node, cluster_id)
         log = (node.directory / "format.log").open("wb")
         runs.append((node_id, subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)))
         log.close()
@@ -398,13 +503,25 @@ def new_cluster_id() -> str:
     return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
 
 
+def dash_cluster_id() -> str:
+    """A valid cluster id that starts with `-` (one random id in 64 does)."""
+    raw = bytes([0xF8]) + uuid.uuid4().bytes[1:]
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 @contextlib.contextmanager
-def running_cluster(settings: KafkaSettings) -> Iterator[KafkaCluster]:
-    """Format and start every node of `settings` on loopback; stop all of them afterwards."""
+def running_cluster(
+    settings: KafkaSettings, cluster_id: str | None = None
+) -> Iterator[KafkaCluster]:
+    """Format and start every node of `settings` on loopback; stop all of them afterwards.
+
+    `cluster_id`: the one to format with (default: a new random one)."""
     check_available()
     directory = Path(tempfile.mkdtemp(prefix="kafka-"))
     (directory / "log4j2.properties").write_text(LOG4J2)
-    layout = loopback_layout(settings)
+    proxy = RoundRobinProxy()
+    layout = loopback_layout(settings, proxy.port)
+    proxy.start([a.admin_port for a in layout.brokers if a.admin_port is not None])
     tls = make_tls_files(directory / "tls", settings.node_principal)
     cluster = KafkaCluster(
         settings=settings,
@@ -412,8 +529,9 @@ def running_cluster(settings: KafkaSettings) -> Iterator[KafkaCluster]:
         directory=directory,
         paths=tls,
         admin_password=uuid.uuid4().hex,
+        admin_proxy=proxy,
     )
-    cluster_id = new_cluster_id()
+    cluster_id = cluster.cluster_id = cluster_id or new_cluster_id()
     try:
         for node_id in layout.node_ids:
             node = KafkaNode(node_id, directory / f"node-{node_id}")
@@ -430,5 +548,6 @@ def running_cluster(settings: KafkaSettings) -> Iterator[KafkaCluster]:
         yield cluster
     finally:
         cluster.stop_all()
+        proxy.close()
         if os.environ.get("KEEP_KAFKA_CLUSTER") != "1":
             shutil.rmtree(directory, ignore_errors=True)

@@ -1,5 +1,7 @@
 """The rendered `DockerRunLauncher` block driven by the real dagster-docker and docker-py.
 
+The block is the dev stack's, as the component renders it (`rendered_instance("dev")`).
+
 There is no Docker engine here, so the launcher talks to a stand-in engine on loopback
 that answers the few calls a launch needs and refuses (403, like the socket proxy) all
 others. The launcher launches, health-checks and terminates one run; the test then checks
@@ -16,32 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from components.dagster.files import (
-    DockerLauncher,
-    PostgresConnection,
-    instance_document,
-    socket_proxy_args,
-)
-from components.dagster.settings import DagsterSettings
-from tests.integration.dagster_server import require_dagster, venv_python
+from components.dagster.files import socket_proxy_args
+from tests.integration.dagster_server import rendered_instance, require_dagster, venv_python
 
 pytestmark = pytest.mark.integration
 
-SETTINGS = DagsterSettings.model_validate(
-    {
-        "codeLocations": [
-            {"name": "smoke", "image": "registry.example/pipelines:1.0.0", "module": "m"}
-        ]
-    }
-)
-LAUNCHER = DockerLauncher(
-    network="dp-dev",
-    env_vars=("DAGSTER_HOME=/opt/dagster/dagster_home",),
-    volumes={"dp-dev-dagster-run-secrets": "/run/dagster"},
-    labels={"dataplatform.io/component": "dagster-run"},
-)
+STACK = "dev"
+RUN_IMAGE = "ghcr.io/acme-data/pipelines:1.4.2"
 
 DRIVE = r"""
 import json, sys, threading
@@ -94,7 +78,7 @@ launcher = DockerRunLauncher(**checked.value)
 launcher.register_instance(instance)
 run = DagsterRun(job_name="smoke_job", run_id="0" * 32)
 instance.add_run(run)
-launcher._launch_container_with_command(run, "registry.example/pipelines:1.0.0",
+launcher._launch_container_with_command(run, "ghcr.io/acme-data/pipelines:1.4.2",
                                         ["dagster", "api", "execute_run", "{}"])
 health = launcher.check_run_worker_health(instance.get_run_by_id(run.run_id))
 terminated = launcher.terminate(run.run_id)
@@ -114,13 +98,10 @@ def _allowed(method: str, path: str) -> bool:
 
 @pytest.fixture(scope="module")
 def driven(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """What the launcher asked the stand-in engine for."""
+    """What the rendered launcher asked the stand-in engine for."""
     require_dagster()
     home = tmp_path_factory.mktemp("dagster-docker-home")
-    document = instance_document(
-        SETTINGS, storage=PostgresConnection(host="postgres"), launcher=LAUNCHER
-    )
-    block = yaml.safe_load(yaml.safe_dump(document["run_launcher"]))
+    block = rendered_instance(STACK).instance["run_launcher"]
     assert block["class"] == "DockerRunLauncher"
     result = venv_python(home, DRIVE.replace("sys.argv[1]", repr(json.dumps(block))))
     assert result.returncode == 0, result.stderr[-3000:]
@@ -141,17 +122,20 @@ def test_launch_monitor_and_terminate_pass_the_socket_proxy(driven: dict[str, An
 def test_the_run_container_is_confined(driven: dict[str, Any]) -> None:
     create = driven["bodies"]["/v1.47/containers/create"]
     host = create["HostConfig"]
-    assert create["User"] == "1000:1000"
-    assert create["Image"] == "registry.example/pipelines:1.0.0"
-    assert create["Labels"]["dataplatform.io/component"] == "dagster-run"
+    assert create["User"] == "10001:10001"
+    assert create["Image"] == RUN_IMAGE
+    assert create["Labels"]["app.kubernetes.io/component"] == "run"
     assert not host.get("Privileged")
     assert host["CapDrop"] == ["ALL"]
     assert host["SecurityOpt"] == ["no-new-privileges:true"]
     assert host["ReadonlyRootfs"] is True
-    assert host["Binds"] == ["dp-dev-dagster-run-secrets:/run/dagster:ro"]
-    assert host["NetworkMode"] == "dp-dev"
+    assert host["Binds"] == ["dp-dev-dagster-daemon-run-secrets:/run/dagster:ro"]
+    assert host["NetworkMode"] == "dp-dev-net"
     assert host["Memory"] == 2 * 2**30
-    assert not any("PASSWORD" in variable for variable in create.get("Env", []))
+    env = dict(variable.split("=", 1) for variable in create.get("Env", []))
+    assert not any("PASSWORD" in name for name in env)
+    assert env["AWS_SHARED_CREDENTIALS_FILE"] == "/run/dagster/aws-credentials"
+    assert env["OPENLINEAGE_NAMESPACE"] == "dataplatform-dev"
 
 
 def test_a_typo_in_the_docker_block_is_refused(tmp_path: Path) -> None:

@@ -1,16 +1,21 @@
 """A real Dagster instance served from the component's rendered files, on a real PostgreSQL.
 
-Renders `dagster.yaml` for a Docker-target and a Kubernetes-target stack (they differ only
-in the run launcher), serves the Docker one with the run launcher swapped for the default
-(`dagster_server.without_engine`: no Docker engine here), and checks what an operator
-cares about: the storages are PostgreSQL, runs are queued, every daemon is healthy, the
-webserver answers, and a launched run succeeds. The password reaches Dagster only as a
-libpq password file copied by the component's start script; no env var carries it.
+Takes the `dagster.yaml` and `workspace.yaml` the component renders for the prod stack
+(`dagster_server.rendered_instance`: the daemon's and the webserver's ConfigMaps of the
+offline render), applies the loopback substitutions of `dagster_server` (one place),
+and serves them against a throwaway PostgreSQL 15 + pgaudit cluster with prod's
+settings (TLS on): one gRPC code server per code location of the stack (each serving the
+tiny `dagster_user_code` module), the webserver and the daemon, started by the
+component's commands through its start script. Checks what an operator cares about: the
+storages are PostgreSQL, runs are queued with the stack's limits, every daemon is
+healthy, the webserver answers, and a run launched from the UI's API succeeds. The
+password reaches Dagster only as a libpq password file; no env var carries it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,26 +26,27 @@ import pytest
 import yaml
 
 from components.dagster.files import (
-    DockerLauncher,
-    InstancePaths,
-    KubernetesLauncher,
     PostgresConnection,
     daemon_command,
     grpc_command,
-    instance_document,
     pgpass_line,
     start_script,
     webserver_command,
-    workspace_yaml,
 )
-from components.dagster.settings import DAGSTER_VERSION, DagsterSettings
+from components.dagster.settings import DAGSTER_VERSION, CodeLocation
 from tests.integration.dagster_server import (
     USER_CODE_MODULE,
+    Loopback,
     Processes,
+    RenderedInstance,
     dagster_cli,
+    environment,
     free_port,
     graphql,
+    on_loopback,
+    probe_on_loopback,
     processes,
+    rendered_instance,
     require_dagster,
     venv_python,
     wait_for_grpc,
@@ -51,27 +57,16 @@ from tests.integration.pg_cluster import Cluster, require_postgres, running_clus
 
 pytestmark = pytest.mark.integration
 
-SETTINGS = DagsterSettings.model_validate(
-    {
-        "codeLocations": [
-            {
-                "name": "smoke",
-                "image": "registry.example/pipelines:1.0.0",
-                "module": USER_CODE_MODULE,
-            }
-        ],
-        "runQueue": {
-            "maxConcurrentRuns": 4,
-            "tagConcurrencyLimits": [
-                {"key": "team", "perUniqueValue": True, "limit": 2},
-                {"key": "dagster/backfill", "limit": 1},
-            ],
-        },
-        "runMonitoring": {"startTimeoutSeconds": 60, "pollIntervalSeconds": 5},
-        "retention": {"sensor": {"skipped": 3, "success": 14, "failure": 60}},
-    }
-)
+STACK = "prod"
 RUN_DEADLINE_SECONDS = 180
+SUBSTITUTED = {
+    "storage.postgres.postgres_db.hostname",
+    "storage.postgres.postgres_db.port",
+    "storage.postgres.postgres_db.params.passfile",
+    "local_artifact_storage.config.base_dir",
+    "run_launcher",
+}
+"""Every path of `dagster.yaml` the loopback substitutions change (dagster_server)."""
 
 
 @dataclass
@@ -80,98 +75,121 @@ class Served:
 
     home: Path
     cluster: Cluster
+    rendered: RenderedInstance
+    served: dict[str, Any]
     processes: Processes
     url: str
     startup_seconds: float
-
-
-def connection(cluster: Cluster, home: Path) -> PostgresConnection:
-    """The prod cluster over verified TLS, with the password file in the instance's run dir."""
-    return PostgresConnection(
-        host="localhost",
-        port=cluster.port,
-        database="dagster",
-        username="dagster",
-        passfile=str(home / "run" / "pgpass"),
-        sslmode="verify-full",
-        sslrootcert=str(cluster.directory / "server.crt"),
-    )
-
-
-def rendered(home: Path, storage: PostgresConnection) -> dict[str, dict[str, Any]]:
-    """`dagster.yaml` of both targets, parsed back from the rendered text."""
-    paths = InstancePaths(scratch_dir=str(home / "scratch"))
-    docker = DockerLauncher(network="dp-dev")
-    kubernetes = KubernetesLauncher(
-        job_namespace="data-platform",
-        service_account_name="dagster-run",
-        instance_config_map="dagster-instance",
-        pgpass_secret="dagster-pgpass",
-        init_image=SETTINGS.image,
-    )
-    return {
-        target: yaml.safe_load(
-            yaml.safe_dump(
-                instance_document(SETTINGS, storage=storage, launcher=launcher, paths=paths)
-            )
-        )
-        for target, launcher in (("docker", docker), ("kubernetes", kubernetes))
-    }
-
-
-def _write_instance(home: Path, cluster: Cluster) -> tuple[dict[str, dict[str, Any]], int]:
-    storage = connection(cluster, home)
-    (home / "run").mkdir(mode=0o700)
-    (home / "secrets").mkdir()
-    secret = home / "secrets" / "pgpass"  # as a Secret volume delivers it: group-readable
-    secret.write_text(pgpass_line(storage, cluster.passwords["dagster"]))
-    secret.chmod(0o440)
-    documents = rendered(home, storage)
-    (home / "dagster.yaml").write_text(yaml.safe_dump(without_engine(documents["docker"])))
-    grpc_port = free_port()
-    (home / "workspace.yaml").write_text(
-        workspace_yaml(SETTINGS, {"smoke": "127.0.0.1"}, port=grpc_port)
-    )
-    return documents, grpc_port
+    grpc_ports: dict[str, int]
+    daemon_started: float
+    """`time.monotonic()` when the daemon was started."""
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
-    """Webserver, daemon and code server of the rendered instance on the prod cluster."""
+def rendered() -> RenderedInstance:
+    """The component's files for the prod stack."""
+    return rendered_instance(STACK)
+
+
+def _write_instance(
+    home: Path, cluster: Cluster, rendered: RenderedInstance
+) -> tuple[dict[str, Any], dict[str, int]]:
+    (home / "run").mkdir(mode=0o700)
+    (home / "secrets").mkdir()
+    ports = {location.name: free_port() for location in rendered.settings.code_locations}
+    loopback = Loopback(
+        postgres_port=cluster.port,
+        passfile=home / "run" / "pgpass",
+        scratch_dir=home / "scratch",
+        grpc_ports=ports,
+    )
+    instance, workspace = on_loopback(rendered, loopback)
+    database = instance["storage"]["postgres"]["postgres_db"]
+    storage = PostgresConnection(
+        host=database["hostname"],
+        port=database["port"],
+        database=database["db_name"],
+        username=database["username"],
+    )
+    secret = home / "secrets" / "pgpass"  # as a Secret volume delivers it: group-readable
+    secret.write_text(pgpass_line(storage, cluster.passwords["dagster"]))
+    secret.chmod(0o440)
+    served = without_engine(instance)
+    (home / "dagster.yaml").write_text(yaml.safe_dump(served))
+    (home / "workspace.yaml").write_text(yaml.safe_dump(workspace))
+    return served, ports
+
+
+def _serve_locations(
+    running: Processes, locations: tuple[CodeLocation, ...], ports: dict[str, int]
+) -> None:
+    """One code server per location of the stack, each serving the tiny test module; the
+    first makes the one private copy of the password file (they share this home: in the
+    pods each has its own /run/dagster), the others start once it exists."""
+    copy = {
+        "source": str(running.home / "secrets" / "pgpass"),
+        "target": str(running.home / "run" / "pgpass"),
+    }
+    for index, location in enumerate(locations):
+        served = location.model_copy(update={"module": USER_CODE_MODULE, "package": None})
+        command = grpc_command(served, port=ports[location.name])
+        running.start(
+            f"grpc-{location.name}", start_script(command, **copy) if index == 0 else command
+        )
+        wait_for_grpc(ports[location.name], running)
+
+
+@pytest.fixture(scope="module")
+def served(
+    tmp_path_factory: pytest.TempPathFactory, rendered: RenderedInstance
+) -> Iterator[Served]:
+    """Code servers, webserver and daemon of the rendered instance on the prod cluster."""
     require_postgres()
     require_dagster()
-    with running_cluster("prod") as cluster:
+    with running_cluster(STACK) as cluster:
         home = tmp_path_factory.mktemp("dagster-home")
-        _, grpc_port = _write_instance(home, cluster)
-        copy = {"source": str(home / "secrets" / "pgpass"), "target": str(home / "run" / "pgpass")}
+        document, ports = _write_instance(home, cluster, rendered)
         web_port = free_port()
         workspace = str(home / "workspace.yaml")
         with processes(home) as running:
-            # All three share this home (in the pods each has its own /run/dagster): the
-            # code server's start script makes the one private copy of the password file
-            # (`dagster api grpc` opens the instance at start), the others then use it;
-            # a second copy racing the first could truncate it under a connecting process.
-            location = SETTINGS.code_locations[0]
-            running.start("grpc", start_script(grpc_command(location, port=grpc_port), **copy))
-            wait_for_grpc(grpc_port, running)
+            _serve_locations(running, rendered.settings.code_locations, ports)
             started = time.monotonic()
             running.start("webserver", webserver_command(port=web_port, workspace=workspace))
             url = f"http://127.0.0.1:{web_port}"
             wait_for_http(f"{url}/server_info", running)
             startup = time.monotonic() - started
+            daemon_started = time.monotonic()
             running.start("daemon", daemon_command(workspace=workspace))
-            yield Served(home, cluster, running, url, startup)
+            yield Served(
+                home, cluster, rendered, document, running, url, startup, ports, daemon_started
+            )
 
 
-def test_both_targets_share_everything_but_the_run_launcher(tmp_path: Path) -> None:
-    storage = PostgresConnection(host="postgres", passfile=str(tmp_path / "pgpass"))
-    documents = rendered(tmp_path, storage)
-    docker, kubernetes = documents["docker"], documents["kubernetes"]
-    assert docker["run_launcher"]["class"] == "DockerRunLauncher"
-    assert kubernetes["run_launcher"]["class"] == "K8sRunLauncher"
-    assert {k: v for k, v in docker.items() if k != "run_launcher"} == {
-        k: v for k, v in kubernetes.items() if k != "run_launcher"
+def _paths(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict) and value:
+        found: dict[str, Any] = {}
+        for key, inner in value.items():
+            found.update(_paths(inner, f"{prefix}.{key}" if prefix else str(key)))
+        return found
+    return {prefix: value}
+
+
+def _changed(before: dict[str, Any], after: dict[str, Any]) -> set[str]:
+    flat_before, flat_after = _paths(before), _paths(after)
+    changed = {
+        path
+        for path in flat_before.keys() | flat_after.keys()
+        if flat_before.get(path) != flat_after.get(path)
     }
+    return {p if not p.startswith("run_launcher") else "run_launcher" for p in changed}
+
+
+def test_only_the_documented_substitutions_differ_from_the_render(served: Served) -> None:
+    assert _changed(served.rendered.instance, served.served) <= SUBSTITUTED
+    rendered = served.rendered.instance
+    assert rendered["run_launcher"]["class"] == "K8sRunLauncher"
+    assert rendered["storage"]["postgres"]["postgres_db"]["params"]["sslmode"] == "require"
+    assert served.served["telemetry"] == {"enabled": False}
 
 
 def test_instance_info_reports_the_three_postgres_storages(served: Served) -> None:
@@ -194,7 +212,12 @@ def test_the_instance_queues_runs_with_the_rendered_limit(served: Served) -> Non
     # `instance info` prints the lazily built coordinator as NoneType: ask the instance.
     result = venv_python(served.home, COORDINATOR)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["QueuedRunCoordinator", "4", "2"]
+    queue = served.rendered.settings.run_queue
+    assert result.stdout.split() == [
+        "QueuedRunCoordinator",
+        str(queue.max_concurrent_runs),
+        str(len(queue.tag_concurrency_limits)),
+    ]
 
 
 def test_webserver_answers_server_info(served: Served) -> None:
@@ -228,12 +251,40 @@ def test_all_daemons_are_healthy_and_runs_are_queued(served: Served) -> None:
         time.sleep(3)
         statuses = _daemon_statuses(served)
     assert statuses and all(s["healthy"] for s in statuses), statuses
+    print(f"\nall daemons healthy {time.monotonic() - served.daemon_started:.1f} s after start")
     kinds = {s["daemonType"] for s in statuses}
     assert {"QUEUED_RUN_COORDINATOR", "MONITORING", "SCHEDULER", "SENSOR"} <= kinds
     instance = graphql(served.url, DAEMONS)["instance"]
     assert instance["runQueuingSupported"] is True
-    assert instance["runQueueConfig"]["maxConcurrentRuns"] == 4
+    queue = served.rendered.settings.run_queue
+    assert instance["runQueueConfig"]["maxConcurrentRuns"] == queue.max_concurrent_runs
     assert "applyLimitPerUniqueValue" in instance["runQueueConfig"]["tagConcurrencyLimitsYaml"]
+
+
+def test_the_rendered_probes_pass_on_the_running_servers(served: Served) -> None:
+    """Readiness of every workload, as the component renders it, against the real servers
+    (after the daemon test: `dagster-daemon liveness-check` needs its first heartbeats)."""
+    probes = served.rendered.probes
+    web_port = int(served.url.rsplit(":", 1)[1])
+    checks = {"webserver": probe_on_loopback(probes["webserver"], port=3000, served_port=web_port)}
+    checks["daemon"] = probes["daemon"]
+    for location in served.rendered.settings.code_locations:
+        command = probes[f"code-{location.name}"]
+        checks[location.name] = probe_on_loopback(
+            command, port=4000, served_port=served.grpc_ports[location.name]
+        )
+    for name, command in checks.items():
+        done = subprocess.run(
+            command,
+            env=environment(served.home),
+            cwd=served.home,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, (name, command, done.stdout[-2000:], done.stderr[-2000:])
+    assert set(checks) >= {"webserver", "daemon"} and len(checks) > 2
 
 
 LAUNCH = """
@@ -251,7 +302,7 @@ FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 def test_a_launched_run_goes_through_the_queue_and_succeeds(served: Served) -> None:
     params = {
         "selector": {
-            "repositoryLocationName": "smoke",
+            "repositoryLocationName": served.rendered.settings.code_locations[0].name,
             "repositoryName": "__repository__",
             "jobName": "smoke_job",
         },

@@ -1,10 +1,13 @@
 """The rendered `K8sRunLauncher` block, loaded by the real dagster-k8s without a cluster.
 
-The Kubernetes-target `dagster.yaml` is served exactly as rendered (PostgreSQL storage on
-a real cluster, the launcher with a dummy kubeconfig whose API server is a local socket
-that records connections). Dagster validates the block and builds the launcher; the run
-Job it would create passes `kubernetes-validate --strict`; a typo'd key is refused; and
-the Role grants exactly the Kubernetes calls the installed dagster-k8s makes.
+The prod stack's `dagster.yaml`, as the component renders it (`rendered_instance`), is
+served with the loopback substitutions of `dagster_server` only: PostgreSQL storage on a
+real cluster, and the launcher told to use a dummy kubeconfig whose API server is a local
+socket that records connections (`with_kubeconfig`). Dagster validates the block and
+builds the launcher; the run Job it would create passes `kubernetes-validate --strict`
+and mounts the user-code Secret the component renders; a typo'd key is refused; the
+daemon's Role grants exactly the Kubernetes calls the installed dagster-k8s makes, and
+the webserver's exactly those of terminating a run.
 """
 
 from __future__ import annotations
@@ -23,26 +26,26 @@ import pytest
 import yaml
 
 from components.dagster.files import (
-    KubernetesLauncher,
     PostgresConnection,
-    instance_document,
     pgpass_line,
     run_launcher_role_rules,
+    run_terminator_role_rules,
 )
-from components.dagster.settings import DagsterSettings
-from tests.integration.dagster_server import VENV, require_dagster, venv_python
+from tests.integration.dagster_server import (
+    VENV,
+    Loopback,
+    RenderedInstance,
+    on_loopback,
+    rendered_instance,
+    require_dagster,
+    venv_python,
+    with_kubeconfig,
+)
 from tests.integration.pg_cluster import require_postgres, running_cluster
 
 pytestmark = pytest.mark.integration
 
-SETTINGS = DagsterSettings.model_validate(
-    {
-        "codeLocations": [
-            {"name": "smoke", "image": "registry.example/pipelines:1.0.0", "module": "m"}
-        ]
-    }
-)
-RUN_IMAGE = "registry.example/pipelines:1.0.0"
+STACK = "prod"
 
 
 @dataclass
@@ -88,39 +91,40 @@ def _kubeconfig(path: Path, port: int) -> None:
 
 
 @pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Home]:
-    """The rendered Kubernetes-target instance on the prod cluster (verified TLS)."""
+def rendered() -> RenderedInstance:
+    """The component's files for the prod stack."""
+    return rendered_instance(STACK)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory, rendered: RenderedInstance) -> Iterator[Home]:
+    """The rendered Kubernetes-target instance on the prod cluster (TLS on)."""
     require_postgres()
     require_dagster()
-    with running_cluster("prod") as cluster, socket.socket() as api_server:
+    with running_cluster(STACK) as cluster, socket.socket() as api_server:
         api_server.bind(("127.0.0.1", 0))
         api_server.listen(16)
         path = tmp_path_factory.mktemp("dagster-k8s-home")
         _kubeconfig(path / "kubeconfig", api_server.getsockname()[1])
-        storage = PostgresConnection(
-            host="localhost",
-            port=cluster.port,
-            passfile=str(path / "pgpass"),
-            sslrootcert=str(cluster.directory / "server.crt"),
+        loopback = Loopback(
+            postgres_port=cluster.port,
+            passfile=path / "pgpass",
+            scratch_dir=path / "scratch",
+            grpc_ports={loc.name: 4000 for loc in rendered.settings.code_locations},
         )
+        instance, _ = on_loopback(rendered, loopback)
+        database = instance["storage"]["postgres"]["postgres_db"]
+        storage = PostgresConnection(host="localhost", port=cluster.port)
+        assert database["username"] == storage.username
         (path / "pgpass").write_text(pgpass_line(storage, cluster.passwords["dagster"]))
         (path / "pgpass").chmod(0o600)
-        launcher = KubernetesLauncher(
-            job_namespace="data-platform",
-            service_account_name="dagster-run",
-            instance_config_map="dagster-instance",
-            pgpass_secret="dagster-pgpass",
-            init_image=SETTINGS.image,
-            kubeconfig_file=str(path / "kubeconfig"),
-        )
-        document = yaml.safe_load(
-            yaml.safe_dump(instance_document(SETTINGS, storage=storage, launcher=launcher))
-        )
+        document = with_kubeconfig(instance, path / "kubeconfig")
         served = Home(path, document, api_server)
         served.write(document)
         yield served
 
 
+RUN_IMAGE = "ghcr.io/acme-data/pipelines:1.4.2"
 LOAD = """
 import json
 from dagster import DagsterInstance
@@ -162,7 +166,7 @@ def test_dagster_builds_the_k8s_run_launcher_without_calling_the_api(
     home: Home, loaded: dict[str, Any]
 ) -> None:
     assert loaded["launcher"] == "K8sRunLauncher"
-    assert loaded["namespace"] == "data-platform"
+    assert loaded["namespace"] == f"dp-{STACK}"
     assert home.api_connections() == 0
 
 
@@ -171,7 +175,7 @@ def test_the_run_job_is_restricted_and_passes_kubernetes_validate(
 ) -> None:
     job = loaded["job"]
     pod = job["spec"]["template"]["spec"]
-    assert pod["serviceAccountName"] == "dagster-run"
+    assert pod["serviceAccountName"] == "default"  # the namespace's: no Role, no token
     assert pod["automountServiceAccountToken"] is False
     assert pod["securityContext"]["runAsNonRoot"] is True
     for container in [*pod["containers"], *pod["initContainers"]]:
@@ -179,7 +183,14 @@ def test_the_run_job_is_restricted_and_passes_kubernetes_validate(
         assert context["allowPrivilegeEscalation"] is False
         assert context["capabilities"] == {"drop": ["ALL"]}
         assert "limits" in container["resources"]
-    assert not any("PASSWORD" in e["name"] for e in pod["containers"][0].get("env", []))
+    env = {e["name"]: e.get("value") for e in pod["containers"][0].get("env", [])}
+    assert not any("PASSWORD" in name for name in env)
+    assert env["OPENLINEAGE_NAMESPACE"] == "dataplatform-prod"
+    assert env["KAFKA_CLIENT_PROPERTIES"] == "/var/run/secrets/dagster/kafka-client.properties"
+    [secrets] = [v for v in pod["volumes"] if v["name"] == "dagster-secrets"]
+    items = {item["path"] for item in secrets["secret"]["items"]}
+    assert {"pgpass", "aws-credentials", "kafka-client.properties", "slack-webhook"} <= items
+    assert job["metadata"]["labels"]["app.kubernetes.io/component"] == "run"
     manifest = tmp_path / "run-job.yaml"
     manifest.write_text(yaml.safe_dump(job))
     done = subprocess.run(
@@ -229,6 +240,37 @@ def _permission(api: str, verb: str, kind: str) -> tuple[str, str, str]:
     sub = _STATUS_OR_LOG.match(kind)
     resource = f"{sub[1]}s/{sub[2]}" if sub else f"{kind}s"
     return group, resource, rbac_verb
+
+
+def _granted(rules: list[dict[str, list[str]]]) -> set[tuple[str, str, str]]:
+    return {
+        (group, resource, verb)
+        for rule in rules
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+
+
+def _function(text: str, name: str) -> str:
+    """The source of method `name` in `text` (up to the next `def` at its indentation)."""
+    match = re.search(rf"\n(\s+)def {name}\(.*?(?=\n\1def |\Z)", text, re.S)
+    assert match, f"{name} not found in dagster-k8s"
+    return match.group(0)
+
+
+def test_the_webserver_role_grants_exactly_what_terminating_a_run_calls() -> None:
+    require_dagster()
+    site = next((VENV / "lib").glob("python3*/site-packages/dagster_k8s"))
+    client = (site / "client.py").read_text()
+    launcher = (site / "launcher.py").read_text()
+    assert "self._api_client.delete_job(" in _function(launcher, "terminate")
+    called = "".join(
+        _function(client, name)
+        for name in ("delete_job", "get_pod_names_in_job", "get_pods_in_job")
+    )
+    calls = {_permission(*match.groups()) for match in _CALL.finditer(called)}
+    assert calls == _granted(run_terminator_role_rules())
 
 
 def test_the_role_grants_exactly_the_calls_dagster_k8s_makes() -> None:

@@ -1,8 +1,9 @@
 """The dev stack's Kafka: one combined KRaft node started from its rendered server.properties.
 
 Proves the rendered dev config boots a real Kafka 4 node, that the stack's topics are
-created with the retention, cleanup policy and min.insync.replicas they declare, and
-that a record goes in and comes back out.
+created (through the admin listener, as the provider does) with the retention, cleanup
+policy and min.insync.replicas they declare, that a record goes in and comes back out,
+and that the start script's format step changes nothing on a restarted node.
 """
 
 # confluent_kafka.admin is the documented import path for its admin types, but the package
@@ -11,9 +12,12 @@ that a record goes in and comes back out.
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
+import javaproperties
 import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import (
@@ -24,6 +28,8 @@ from confluent_kafka.admin import (
 from components.kafka.files import topic_specs
 from tests.integration.kafka_server import (
     KafkaCluster,
+    dash_cluster_id,
+    format_command,
     require_kafka,
     running_cluster,
     stack_kafka_settings,
@@ -34,9 +40,13 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def dev_kafka() -> Iterator[KafkaCluster]:
-    """The dev stack's single combined node, with the stack's topics created."""
+    """The dev stack's single combined node, with the stack's topics created.
+
+    Its cluster id starts with `-`, as one generated id in 64 does: the start script's
+    format arguments must still pass it as a value (they once did not).
+    """
     require_kafka()
-    with running_cluster(stack_kafka_settings("dev")) as cluster:
+    with running_cluster(stack_kafka_settings("dev"), dash_cluster_id()) as cluster:
         cluster.create_topics()
         yield cluster
 
@@ -99,3 +109,37 @@ def test_dev_refuses_topics_nobody_declared(dev_kafka: KafkaCluster) -> None:
     producer.flush(15)
     assert errors and errors[0] != "None"
     assert "sales.ordrs" not in dev_kafka.admin().list_topics(timeout=10).topics
+
+
+def test_dev_admin_path_is_the_published_admin_listener(dev_kafka: KafkaCluster) -> None:
+    # The provider's path in dev: the ADMIN listener as published on loopback (PLAINTEXT
+    # like every dev listener); the topics it created are there with their partitions.
+    metadata = dev_kafka.admin_path().list_topics(timeout=10)
+    [broker] = metadata.brokers.values()
+    assert f"{broker.host}:{broker.port}" == dev_kafka.admin_bootstrap
+    for spec in topic_specs(dev_kafka.settings):
+        assert len(metadata.topics[spec.name].partitions) == spec.partitions
+
+
+def test_a_restarted_node_keeps_its_volume_and_topics(dev_kafka: KafkaCluster) -> None:
+    # The pods' start script formats on every start with --ignore-formatted: on a
+    # formatted volume that must change nothing, and the node must come back with its data.
+    node = dev_kafka.nodes[0]
+    meta = Path(javaproperties.loads(node.config.read_text())["log.dirs"]) / "meta.properties"
+    before = meta.read_text()
+    assert javaproperties.loads(before)["cluster.id"] == dev_kafka.cluster_id
+    assert dev_kafka.cluster_id.startswith("-")
+    dev_kafka.stop(0)
+    again = subprocess.run(
+        format_command(dev_kafka, node, dev_kafka.cluster_id),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert meta.read_text() == before
+    dev_kafka.start(0)
+    dev_kafka.wait_for_brokers({0})
+    for spec in topic_specs(dev_kafka.settings):
+        dev_kafka.wait_for_topic(spec.name, spec.partitions)

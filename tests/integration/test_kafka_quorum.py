@@ -4,8 +4,11 @@ Every node runs its rendered prod server.properties (SCRAM-SHA-512 over TLS for 
 mutual TLS between nodes, StandardAuthorizer) with only the loopback substitution of
 `kafka_server.loopback_layout`. Proves the durability settings are in force, that an
 `acks=all` write fails with NOT_ENOUGH_REPLICAS once fewer than `min.insync.replicas`
-brokers are in sync (and succeeds with all three), and that the client listener
-refuses clients without valid credentials.
+brokers are in sync (and succeeds with all three), that the client listener refuses
+clients without valid credentials, that the topic provider's path (every broker's ADMIN
+listener advertised at one load balancer) serves admin requests from any broker, and that
+the ACLs the component grants a consumer (`components/kafka/access.py`) let it read and
+write exactly its topics, in its own consumer groups.
 """
 
 # confluent_kafka.admin is the documented import path for its admin types, but the package
@@ -20,16 +23,22 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import (
+    AclBinding,
+    AclPermissionType,
     ConfigResource,
+    ResourcePatternType,
     ResourceType,
     ScramCredentialInfo,
     ScramMechanism,
     UserScramCredentialUpsertion,
 )
+from confluent_kafka.admin import AclOperation as KafkaAclOperation
 from confluent_kafka.cimpl import NewTopic
 
+from components.contracts import StreamNeed
+from components.kafka.access import AclOperation, AclResourceType, PatternType, acl_bindings
 from components.kafka.files import topic_specs
 from tests.integration.kafka_server import (
     KafkaCluster,
@@ -193,3 +202,146 @@ def test_authenticated_user_without_acls_is_not_authorized(prod_kafka: KafkaClus
     with pytest.raises(KafkaException) as refused:
         stranger.create_topics([NewTopic("stranger.topic", 1, 3)])["stranger.topic"].result(30)
     assert refused.value.args[0].code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+
+
+# --- the topic provider's path and a consumer's grants ----------------------------------
+
+
+def test_the_admin_path_reaches_every_broker_through_one_address(
+    prod_kafka: KafkaCluster,
+) -> None:
+    # Every broker advertises ADMIN at the load balancer's address; Kafka accepts that, and
+    # a client (as the provider does) sees three brokers behind one address and gets its
+    # admin requests served whichever broker a connection lands on.
+    admin = prod_kafka.admin_path()
+    metadata = admin.list_topics(timeout=10)
+    assert {b.id: f"{b.host}:{b.port}" for b in metadata.brokers.values()} == dict.fromkeys(
+        (0, 1, 2), prod_kafka.admin_bootstrap
+    )
+    for spec in topic_specs(prod_kafka.settings):
+        resource = ConfigResource(ResourceType.TOPIC, spec.name)
+        live = admin.describe_configs([resource])[resource].result(30)
+        assert {k: live[k].value for k in spec.config} == spec.config
+    reached = [port for port, count in prod_kafka.admin_proxy.connections.items() if count]
+    assert len(reached) >= 2, prod_kafka.admin_proxy.connections
+
+
+def test_the_admin_path_refuses_a_wrong_password(prod_kafka: KafkaCluster) -> None:
+    admin = prod_kafka.admin_path(**{"sasl.password": "not-it"})
+    with pytest.raises(KafkaException):
+        admin.list_topics(timeout=10)
+
+
+PROBE = "probe"
+PROBE_NEED = StreamNeed(read=("sales.orders",), write=("audit.trino-queries",))
+_ACL_TYPES = {
+    AclResourceType.TOPIC: ResourceType.TOPIC,
+    AclResourceType.GROUP: ResourceType.GROUP,
+}
+_ACL_OPERATIONS = {
+    AclOperation.READ: KafkaAclOperation.READ,
+    AclOperation.WRITE: KafkaAclOperation.WRITE,
+    AclOperation.DESCRIBE: KafkaAclOperation.DESCRIBE,
+}
+_ACL_PATTERNS = {
+    PatternType.LITERAL: ResourcePatternType.LITERAL,
+    PatternType.PREFIXED: ResourcePatternType.PREFIXED,
+}
+
+
+@pytest.fixture(scope="module")
+def probe_password(prod_kafka: KafkaCluster) -> str:
+    """A consumer `probe` granted what the component grants for PROBE_NEED, through the
+    admin path: its SCRAM credential, then exactly `acl_bindings` (what `kafka.Acl`s say)."""
+    password = uuid.uuid4().hex
+    admin = prod_kafka.admin_path()
+    upsert = UserScramCredentialUpsertion(
+        PROBE, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), password.encode()
+    )
+    admin.alter_user_scram_credentials([upsert])[PROBE].result(30)
+    bindings = [
+        AclBinding(
+            _ACL_TYPES[b.resource_type],
+            b.resource_name,
+            _ACL_PATTERNS[b.pattern],
+            b.principal_name,
+            "*",
+            _ACL_OPERATIONS[b.operation],
+            AclPermissionType.ALLOW,
+        )
+        for b in acl_bindings(PROBE, PROBE_NEED)
+    ]
+    for future in admin.create_acls(bindings).values():
+        future.result(30)
+    probe = prod_kafka.admin(**{"sasl.username": PROBE, "sasl.password": password})
+    deadline = time.monotonic() + 30
+    while True:  # credentials and ACLs reach every broker through the metadata log
+        try:
+            if "sales.orders" in probe.list_topics(timeout=10).topics:
+                return password
+        except KafkaException:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError("probe's grants never became visible")
+        time.sleep(1)
+
+
+def _as_probe(cluster: KafkaCluster, password: str, **overrides: Any) -> dict[str, Any]:
+    return cluster.client_config(**{"sasl.username": PROBE, "sasl.password": password, **overrides})
+
+
+def _produce(config: dict[str, Any], topic: str) -> KafkaError | None:
+    producer = Producer({**config, "enable.idempotence": True, "message.timeout.ms": 20000})
+    outcome: list[KafkaError | None] = []
+    producer.produce(topic, value=b"x", on_delivery=lambda err, _m: outcome.append(err))
+    producer.flush(30)
+    assert outcome, "no delivery report within the bound"
+    return outcome[0]
+
+
+def _consume(config: dict[str, Any], topic: str, group: str) -> tuple[bool, KafkaError | None]:
+    """(whether a record arrived, the first error) within 30 bounded polls."""
+    consumer = Consumer({**config, "group.id": group, "auto.offset.reset": "earliest"})
+    consumer.subscribe([topic])
+    try:
+        for _ in range(30):
+            message = consumer.poll(1.0)
+            if message is None:
+                continue
+            error = message.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    continue
+                return False, error
+            return True, None
+        return False, None
+    finally:
+        consumer.close()
+
+
+def test_a_consumer_sees_only_its_topics(prod_kafka: KafkaCluster, probe_password: str) -> None:
+    probe = prod_kafka.admin(**{"sasl.username": PROBE, "sasl.password": probe_password})
+    visible = set(probe.list_topics(timeout=10).topics)
+    assert visible == {"sales.orders", "audit.trino-queries"}
+
+
+def test_a_consumer_writes_its_write_topics_only(
+    prod_kafka: KafkaCluster, probe_password: str
+) -> None:
+    config = _as_probe(prod_kafka, probe_password)
+    assert _produce(config, "audit.trino-queries") is None  # idempotent: WRITE suffices
+    refused = _produce(config, "sales.orders")
+    assert refused is not None and refused.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+
+
+def test_a_consumer_reads_its_read_topics_in_its_own_groups_only(
+    prod_kafka: KafkaCluster, probe_password: str
+) -> None:
+    assert _produce(prod_kafka.client_config(), "sales.orders") is None  # as the admin
+    config = _as_probe(prod_kafka, probe_password)
+    assert _consume(config, "sales.orders", f"{PROBE}-{uuid.uuid4().hex[:6]}") == (True, None)
+    got, error = _consume(config, "sales.orders", f"other-{uuid.uuid4().hex[:6]}")
+    assert not got and error is not None
+    assert error.code() == KafkaError.GROUP_AUTHORIZATION_FAILED
+    got, error = _consume(config, "crm.customers-changelog", f"{PROBE}-{uuid.uuid4().hex[:6]}")
+    assert not got

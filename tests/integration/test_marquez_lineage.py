@@ -14,28 +14,35 @@ it lineage two real ways:
   file is `trino_openlineage_file` unchanged: CTAS and INSERT ... SELECT reach the
   receiver with column lineage.
 
-The database half runs for real: the rendered `db` block reaches the `marquez` database
-on a PostgreSQL cluster with the stack's settings, as the `marquez` login, with rights
-to migrate it.
+The database half runs for real, from the stack's own render: the API container's
+rendered command (the start script) and rendered `marquez.yml` run against a PostgreSQL
+cluster with the stack's settings, with a stand-in for the image's entrypoint
+(tests/integration/marquez_standin.py) that reads the file as Marquez does and logs in
+with its `db` block. The password goes from the secret file into the environment and
+the file; the login reaches the `marquez` database as `marquez`, over TLS where the
+stack requires it, with the rights its migrations need.
 
-Loopback substitution happens in ONE place, `_loopback`: in-cluster URLs become the
-receiver's and the coordinator's loopback addresses (and, for the database, the cluster's
-address and TLS mode); nothing else in the rendered values changes.
+Loopback substitution happens in ONE place per half: `_loopback` (in-cluster URLs become
+the receiver's and the coordinator's loopback addresses) and `_local_api` (the
+database's address becomes the cluster's, container paths become test paths); nothing
+else in the rendered values changes.
 """
 
 from __future__ import annotations
 
-import contextlib
+import json
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from unittest import mock
 from urllib.parse import urlsplit
 
-import psycopg2
 import pytest
 import requests
 import yaml
@@ -44,16 +51,21 @@ from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, R
 from openlineage.client.facet_v2 import column_lineage_dataset, schema_dataset
 
 from components.marquez.files import (
+    APP_DIR,
+    CONFIG_FILE,
+    ENTRYPOINT,
     LINEAGE_ENDPOINT,
-    PostgresEndpoint,
-    marquez_yml,
+    PASSWORD_FILE,
     openlineage_client_env,
     trino_openlineage_file,
 )
 from components.marquez.settings import MarquezSettings
-from ops.render import load_stack_config
+from ops.render import kubernetes_objects, load_stack_config
+from tests.conftest import cached_render, docker_files
 from tests.integration.lineage_receiver import LineageReceiver, running_receiver
 from tests.integration.pg_cluster import Cluster
+
+STANDIN = Path(__file__).with_name("marquez_standin.py")
 
 pytestmark = pytest.mark.integration
 
@@ -77,13 +89,13 @@ class StackLineage:
 
 
 def stack_lineage(stack: str) -> StackLineage:
-    """The stack's Marquez settings (its `marquez` section once the program reads one, else
-    the tier's defaults) and job namespace."""
+    """The stack's Marquez settings (its `marquez` section over its tier's defaults) and job
+    namespace, as the program validates them."""
     config = load_stack_config(stack)
-    settings = getattr(config, "marquez", None) or MarquezSettings.for_tier(
-        config.platform.tier, {}
+    assert config.marquez is not None, f"stack {stack} runs Marquez"
+    return StackLineage(
+        stack, config.marquez, config.marquez.job_namespace(config.platform.environment)
     )
-    return StackLineage(stack, settings, settings.job_namespace(config.platform.environment))
 
 
 def _loopback(
@@ -285,47 +297,86 @@ def test_trino_sends_column_lineage_of_ctas_and_insert_select(receiver: LineageR
 # --- the database half, on the real PostgreSQL ---------------------------------------------
 
 
-def _connect_as_rendered(cluster: Cluster, document: dict[str, Any]) -> Any:
-    """Connect with exactly the rendered JDBC URL's host, port, database, user and sslmode."""
-    url = urlsplit(document["db"]["url"].removeprefix("jdbc:"))
-    query = dict(part.split("=", 1) for part in url.query.split("&"))
-    conn = psycopg2.connect(
-        host=url.hostname,
-        port=url.port,
-        dbname=url.path.lstrip("/"),
-        user=document["db"]["user"],
-        password=cluster.password(document["db"]["user"]),
-        sslmode=query["sslmode"],
-        connect_timeout=5,
-    )
-    conn.autocommit = True
-    return conn
+@dataclass(frozen=True)
+class RenderedApi:
+    """What the stack's render gives the API container: its command and its marquez.yml."""
+
+    command: list[str]
+    marquez_yml: str
 
 
-def test_the_rendered_db_block_reaches_a_database_marquez_can_migrate(pg: Cluster) -> None:
-    lineage = stack_lineage(pg.stack)
-    # Loopback substitution for the database: the cluster's address and TLS mode.
-    db = PostgresEndpoint(
-        host=pg.host,
-        port=pg.port,
-        database=lineage.settings.database,
-        user=lineage.settings.login,
-        sslmode="require" if pg.tls else "disable",
+def rendered_api(stack: str) -> RenderedApi:
+    """The API's command and `marquez.yml` from the stack's own render (Docker upload in
+    dev, Deployment and ConfigMap on Kubernetes)."""
+    render = cached_render(stack)
+    if stack == "dev":
+        container = render.named("dp-dev-marquez-api")["inputs"]
+        files = docker_files(render, "dp-dev-marquez-api")
+        return RenderedApi(container["command"], files[CONFIG_FILE])
+    objects = {(o["kind"], o["metadata"]["name"]): o for o in kubernetes_objects(render)}
+    pod = objects[("Deployment", "marquez-api")]["spec"]["template"]["spec"]
+    config = objects[("ConfigMap", "marquez-api-config")]["data"]
+    return RenderedApi(pod["containers"][0]["command"], config["etc-marquez-marquez.yml"])
+
+
+@dataclass(frozen=True)
+class LocalApi:
+    """The rendered API start, localised: where its files and stand-in entrypoint live."""
+
+    command: list[str]
+    password_file: Path
+    config_file: Path
+
+
+def _local_api(api: RenderedApi, cluster: Cluster, directory: Path) -> LocalApi:
+    """THE loopback substitution for the database half: the in-platform database address
+    becomes the cluster's loopback address, and the container paths (password file,
+    config file, app directory holding the entrypoint) become paths under `directory`.
+    Nothing else of the rendered command or `marquez.yml` changes."""
+    app = directory / "app"
+    app.mkdir()
+    entrypoint = app / Path(ENTRYPOINT).name
+    entrypoint.write_text(f"#!/bin/sh\nexec {sys.executable} {STANDIN}\n")
+    entrypoint.chmod(0o755)
+    url = yaml.safe_load(api.marquez_yml)["db"]["url"]
+    address = urlsplit(url.removeprefix("jdbc:")).netloc
+    config_file = directory / "marquez.yml"
+    config_file.write_text(
+        api.marquez_yml.replace(f"//{address}/", f"//{cluster.host}:{cluster.port}/")
     )
-    document = yaml.safe_load(marquez_yml(lineage.settings, db))
-    assert document["db"]["password"] == "${POSTGRES_PASSWORD}"
-    conn = _connect_as_rendered(pg, document)
-    with contextlib.closing(conn), conn.cursor() as cur:
-        cur.execute(
-            "SELECT current_database(), current_user, ssl FROM pg_stat_ssl "
-            "WHERE pid = pg_backend_pid()"
-        )
-        assert cur.fetchone() == ("marquez", "marquez", pg.tls)
-        # What Flyway's first migrations do: tables, indexes and plpgsql functions in public.
-        cur.execute("CREATE TABLE flyway_probe (uuid uuid PRIMARY KEY, name varchar(255))")
-        cur.execute("CREATE INDEX flyway_probe_name ON flyway_probe (name)")
-        cur.execute(
-            "CREATE FUNCTION flyway_probe_fn() RETURNS int LANGUAGE plpgsql "
-            "AS $$ BEGIN RETURN 1; END $$"
-        )
-        cur.execute("DROP FUNCTION flyway_probe_fn(); DROP TABLE flyway_probe")
+    password_file = directory / "postgres-password"
+    script = (
+        api.command[2]
+        .replace(PASSWORD_FILE, str(password_file))
+        .replace(CONFIG_FILE, str(config_file))
+        .replace(APP_DIR, str(app))
+    )
+    return LocalApi([*api.command[:2], script], password_file, config_file)
+
+
+def _start(api: LocalApi) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ["PATH"]}  # nothing else: the password must come from the file
+    return subprocess.run(
+        api.command, capture_output=True, text=True, env=env, check=False, timeout=60
+    )
+
+
+def test_the_rendered_api_start_logs_in_to_its_database_as_marquez(
+    pg: Cluster, tmp_path: Path
+) -> None:
+    api = _local_api(rendered_api(pg.stack), pg, tmp_path)
+    assert "${POSTGRES_PASSWORD}" in api.config_file.read_text()  # no secret in the file
+    api.password_file.write_text(pg.password("marquez") + "\n")  # as the kubelet mounts it
+    done = _start(api)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert (seen["database"], seen["user"], seen["ssl"]) == ("marquez", "marquez", pg.tls)
+    assert seen["cwd"] == str(tmp_path / "app")  # the jar's directory, as the image runs it
+
+
+def test_a_wrong_password_file_keeps_the_api_out(pg: Cluster, tmp_path: Path) -> None:
+    api = _local_api(rendered_api(pg.stack), pg, tmp_path)
+    api.password_file.write_text("not0the0password")
+    done = _start(api)
+    assert done.returncode == 1
+    assert 'password authentication failed for user "marquez"' in done.stderr

@@ -107,6 +107,52 @@ RULES = {
     "schemas": [{"group": "admin", "owner": True}, {"owner": False}],
 }
 CATALOG = "connector.name=hive\nhive.metastore.password=${ENV:METASTORE_PASSWORD}\n"
+KAFKA_SECURITY = """\
+listener.security.protocol.map=CLIENT:SASL_SSL,INTERNAL:SSL,CONTROLLER:SSL
+controller.listener.names=CONTROLLER
+controller.quorum.voters=1000@kafka-controller-0:9093
+listener.name.internal.ssl.client.auth=required
+listener.name.controller.ssl.client.auth=required
+sasl.enabled.mechanisms=SCRAM-SHA-512
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+super.users=User:admin;User:kafka-node
+min.insync.replicas=2
+unclean.leader.election.enable=false
+offsets.topic.replication.factor=3
+transaction.state.log.replication.factor=3
+transaction.state.log.min.isr=2
+"""
+KAFKA_BROKER = f"""\
+node.id=0
+process.roles=broker
+listeners=CLIENT://0.0.0.0:9092,INTERNAL://0.0.0.0:9094
+advertised.listeners=CLIENT://kafka-broker-0:9092,INTERNAL://kafka-broker-0:9094
+inter.broker.listener.name=INTERNAL
+auto.create.topics.enable=false
+{KAFKA_SECURITY}"""
+KAFKA_CONTROLLER = f"""\
+node.id=1000
+process.roles=controller
+listeners=CONTROLLER://0.0.0.0:9093
+default.replication.factor=3
+{KAFKA_SECURITY}"""
+KAFKA_CLIENT = (
+    "bootstrap.servers=kafka:9092\nsecurity.protocol=SASL_SSL\nsasl.mechanism=SCRAM-SHA-512\n"
+)
+KAFKA_FILES = {
+    "etc-kafka-broker-server.properties": KAFKA_BROKER,
+    "etc-kafka-controller-server.properties": KAFKA_CONTROLLER,
+    "etc-kafka-client.properties": KAFKA_CLIENT,
+}
+RUN_LAUNCHER_RULES = [
+    {"apiGroups": ["batch"], "resources": ["jobs"], "verbs": ["create", "delete", "list"]},
+    {"apiGroups": ["batch"], "resources": ["jobs/status"], "verbs": ["get"]},
+    {"apiGroups": [""], "resources": ["pods"], "verbs": ["delete", "get", "list"]},
+    {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+    {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]},
+]
+TOPIC_COMPONENT = "dataplatform:streaming:KafkaTopic"
 
 
 def container(name: str = "app", image: str = "docker.io/trinodb/trino:470") -> dict[str, Any]:
@@ -134,6 +180,7 @@ def pod_template(labels: dict[str, str]) -> dict[str, Any]:
         "metadata": {"labels": dict(labels)},
         "spec": {
             "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+            "automountServiceAccountToken": False,
             "containers": [container()],
             "volumes": [{"name": "tmp", "emptyDir": {}}],
         },
@@ -308,6 +355,8 @@ def baseline() -> list[Resource]:
         resource(
             "postgresql:index/database:Database", "appdb", {"name": "dp_prod_app"}, protect=True
         ),
+        *kafka(),
+        *rbac(),
         resource(
             "postgresql:index/grant:Grant",
             "grant",
@@ -316,6 +365,101 @@ def baseline() -> list[Resource]:
                 "role": "app",
                 "objectType": "database",
                 "privileges": ["CONNECT"],
+            },
+        ),
+    ]
+
+
+def component(type_token: str, name: str, inputs: dict[str, Any]) -> Resource:
+    """A component resource (not custom) as `dataplatform render` records it."""
+    return resource(type_token, name, inputs) | {"custom": False}
+
+
+def topic(
+    name: str, *, classification: str = "confidential", owner: str = "sales-data"
+) -> list[Resource]:
+    """A compliant pulumi-kafka Topic under a component carrying its governance facts."""
+    parent = component(
+        TOPIC_COMPONENT,
+        f"topic-{name}",
+        {"topic": name, "classification": classification, "owner": owner},
+    )
+    config = {"cleanup.policy": "delete", "retention.ms": "604800000", "min.insync.replicas": "2"}
+    child = resource(
+        "kafka:index/topic:Topic",
+        name,
+        {"name": name, "partitions": 6, "replicationFactor": 3, "config": config},
+    ) | {"parent": parent["urn"]}
+    return [parent, child]
+
+
+def kafka() -> list[Resource]:
+    """Compliant Kafka node and client files, a topic and the topic provider."""
+    return [
+        resource(
+            "kubernetes:core/v1:ConfigMap",
+            "kafka-files",
+            {
+                "metadata": {"name": "kafka-files", "namespace": "dp-prod", "labels": LABELS},
+                "data": dict(KAFKA_FILES),
+            },
+        ),
+        *topic("sales.orders"),
+        resource(
+            "kafka:index/acl:Acl",
+            "reader-acl",
+            {
+                "aclHost": "*",
+                "aclOperation": "Read",
+                "aclPermissionType": "Allow",
+                "aclPrincipal": "User:reader",
+                "aclResourceName": "sales.orders",
+                "aclResourceType": "Topic",
+                "resourcePatternTypeFilter": "Literal",
+            },
+        ),
+        resource(
+            "pulumi:providers:kafka",
+            "kafka-provider",
+            {
+                "bootstrapServers": '["kafka.example:9092"]',
+                "tlsEnabled": "true",
+                "saslMechanism": "scram-sha512",
+                "saslUsername": "admin",
+                "saslPassword": "[secret]",
+            },
+        ),
+    ]
+
+
+def rbac() -> list[Resource]:
+    """A namespaced run-launcher Role bound to a ServiceAccount in its namespace."""
+    k = "kubernetes:rbac.authorization.k8s.io/v1:"
+    meta = {"namespace": "dp-prod", "labels": LABELS}
+    return [
+        resource(
+            "kubernetes:core/v1:ServiceAccount",
+            "launcher-sa",
+            {"metadata": {"name": "launcher", **meta}, "automountServiceAccountToken": True},
+        ),
+        resource(
+            f"{k}Role",
+            "launcher-role",
+            {"metadata": {"name": "launcher", **meta}, "rules": copy.deepcopy(RUN_LAUNCHER_RULES)},
+        ),
+        resource(
+            f"{k}RoleBinding",
+            "launcher-binding",
+            {
+                "metadata": {"name": "launcher", **meta},
+                "roleRef": {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "Role",
+                    "name": "launcher",
+                },
+                "subjects": [
+                    {"kind": "ServiceAccount", "name": "launcher", "namespace": "dp-prod"}
+                ],
             },
         ),
     ]

@@ -198,8 +198,12 @@ def test_field_failure_6_drain_blocking_budget_on_the_real_prod_render(
     """../shared/field-cases/09: the trino-worker PDB edited to block every eviction."""
     render = _prod()
     assert _fired(analyzer, render, "disruption-budget-allows-eviction") == []
-    budgets = [r for r in render["resources"] if r["type"].endswith(":PodDisruptionBudget")]
-    assert budgets, "prod no longer renders a PodDisruptionBudget"
+    budgets = [
+        r
+        for r in render["resources"]
+        if r["type"].endswith(":PodDisruptionBudget") and "trino-worker" in r["name"]
+    ]
+    assert budgets, "prod no longer renders the trino-worker PodDisruptionBudget"
     for entry in budgets:
         entry["inputs"]["spec"].pop("maxUnavailable", None)
         entry["inputs"]["spec"].update(budget)

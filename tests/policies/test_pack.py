@@ -187,3 +187,10 @@ def test_cli_check_prod_exits_zero(capsys) -> None:
     assert main(["check", "prod"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("PASSED: ") and "(0 mandatory," in last
+
+
+def test_docs_list_every_policy(analyzer) -> None:
+    """docs/policies.md has a row for every rule the pack enforces."""
+    doc = (POLICY_PACK_DIR.parent / "docs" / "policies.md").read_text()
+    missing = [p.name for p in analyzer.info().policies if f"| `{p.name}` |" not in doc]
+    assert missing == []

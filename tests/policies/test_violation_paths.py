@@ -214,6 +214,110 @@ def retention(**inputs: Any) -> Mutation:
     return lambda stack: find(stack, "dp-prod-audit-retention")["inputs"].update(inputs)
 
 
+BROKER = "etc-kafka-broker-server.properties"
+CONTROLLER = "etc-kafka-controller-server.properties"
+CLIENT = "etc-kafka-client.properties"
+
+
+def kafka_setting(file: str, key: str, value: str | None) -> Mutation:
+    """Set (or drop, with None) one key of a Kafka properties file in the kafka ConfigMap."""
+
+    def mutate(stack: list[Resource]) -> None:
+        data = find(stack, "kafka-files")["inputs"]["data"]
+        lines = [line for line in data[file].splitlines() if not line.startswith(f"{key}=")]
+        if value is not None:
+            lines.append(f"{key}={value}")
+        data[file] = "\n".join(lines) + "\n"
+
+    return mutate
+
+
+def topic_input(key: str, value: Any) -> Mutation:
+    """Set (or drop, with None) an input of the sales.orders Topic; `config.X` edits its config."""
+
+    def mutate(stack: list[Resource]) -> None:
+        inputs = find(stack, "sales.orders")["inputs"]
+        target, name = (
+            (inputs["config"], key[len("config.") :])
+            if key.startswith("config.")
+            else (inputs, key)
+        )
+        if value is None:
+            target.pop(name, None)
+        else:
+            target[name] = value
+
+    return mutate
+
+
+def topic_fact(key: str, value: Any) -> Mutation:
+    """Set (or drop, with None) a governance input of the Topic's parent component."""
+
+    def mutate(stack: list[Resource]) -> None:
+        inputs = find(stack, "topic-sales.orders")["inputs"]
+        if value is None:
+            inputs.pop(key, None)
+        else:
+            inputs[key] = value
+
+    return mutate
+
+
+def role_rule(rule: dict[str, Any], name: str = "launcher-role") -> Mutation:
+    """Append a rule to a Role of the baseline."""
+    return lambda stack: find(stack, name)["inputs"]["rules"].append(rule)
+
+
+def binding_subject(subject: dict[str, Any], kind: str = "RoleBinding") -> Mutation:
+    """Append a binding of the launcher Role (or a ClusterRoleBinding) with one subject."""
+    return add(
+        f"kubernetes:rbac.authorization.k8s.io/v1:{kind}",
+        f"extra-{kind.lower()}",
+        {
+            "metadata": {"name": "extra", "namespace": "dp-prod"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "launcher",
+            },
+            "subjects": [subject],
+        },
+    )
+
+
+def dagster_daemon(stack: list[Resource]) -> None:
+    """Make the web Deployment run dagster-daemon as the launcher account."""
+    web(stack)["command"] = ["dagster-daemon", "run", "-w", "/opt/dagster/workspace.yaml"]
+    web_pod(stack)["serviceAccountName"] = "launcher"
+
+
+def socket_box(*, read_only: bool = True, ports: bool = False, networks: int = 1) -> Mutation:
+    """Give the Docker container the engine socket (and ports/networks as asked)."""
+
+    def mutate(stack: list[Resource]) -> None:
+        inputs = box(stack)
+        inputs["mounts"].append(
+            {
+                "type": "bind",
+                "source": "/var/run/docker.sock",
+                "target": "/var/run/docker.sock",
+                "readOnly": read_only,
+            }
+        )
+        if not ports:
+            inputs.pop("ports")
+        inputs["networksAdvanced"] = [{"name": f"net-{i}"} for i in range(networks)]
+
+    return mutate
+
+
+def kafka_env(**env: str) -> Mutation:
+    """Add env literals to the web container."""
+    return lambda stack: web(stack)["env"].extend({"name": k, "value": v} for k, v in env.items())
+
+
+SOCKET_ALSO = frozenset({"pod-no-host-path-volumes"})
+
 PEM = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----\n"
 
 CASES = [
@@ -1183,6 +1287,448 @@ CASES = [
         "stack-isolation",
         lambda s: find(s, "grant")["inputs"].update(database="dp_dev_app"),
         "database 'dp_dev_app'",
+    ),
+    # kafka
+    Case(
+        "kafka-controller-default-replication",
+        "kafka-broker-durability",
+        kafka_setting(CONTROLLER, "default.replication.factor", "1"),
+        "default.replication.factor 1 < 3",
+    ),
+    Case(
+        "kafka-controller-default-replication-unset",
+        "kafka-broker-durability",
+        kafka_setting(CONTROLLER, "default.replication.factor", None),
+        "default.replication.factor unset (Kafka's default 1) < 3",
+    ),
+    Case(
+        "kafka-broker-default-replication-low",
+        "kafka-broker-durability",
+        kafka_setting(BROKER, "default.replication.factor", "2"),
+        "default.replication.factor 2 < 3",
+    ),
+    Case(
+        "kafka-broker-min-isr",
+        "kafka-broker-durability",
+        kafka_setting(BROKER, "min.insync.replicas", "1"),
+        "min.insync.replicas 1 < 2",
+    ),
+    Case(
+        "kafka-broker-min-isr-unset",
+        "kafka-broker-durability",
+        kafka_setting(BROKER, "min.insync.replicas", None),
+        "min.insync.replicas unset (Kafka's default 1) < 2",
+    ),
+    Case(
+        "kafka-broker-unclean",
+        "kafka-broker-durability",
+        kafka_setting(CONTROLLER, "unclean.leader.election.enable", "TRUE"),
+        "unclean.leader.election.enable=true",
+    ),
+    Case(
+        "kafka-broker-offsets-replication",
+        "kafka-broker-durability",
+        kafka_setting(BROKER, "offsets.topic.replication.factor", "1"),
+        "offsets.topic.replication.factor 1 < 3",
+    ),
+    Case(
+        "kafka-broker-transactions-replication",
+        "kafka-broker-durability",
+        kafka_setting(BROKER, "transaction.state.log.replication.factor", "2"),
+        "transaction.state.log.replication.factor 2 < 3",
+    ),
+    Case(
+        "kafka-broker-share-state-replication",
+        "kafka-broker-durability",
+        kafka_setting(BROKER, "share.coordinator.state.topic.replication.factor", "1"),
+        "share.coordinator.state.topic.replication.factor 1 < 3",
+    ),
+    Case(
+        "kafka-broker-transactions-min-isr",
+        "kafka-broker-durability",
+        kafka_setting(BROKER, "transaction.state.log.min.isr", "1"),
+        "transaction.state.log.min.isr 1 < 2",
+    ),
+    Case(
+        "kafka-broker-env",
+        "kafka-broker-durability",
+        kafka_env(
+            KAFKA_NODE_ID="1",
+            KAFKA_PROCESS_ROLES="broker,controller",
+            KAFKA_DEFAULT_REPLICATION_FACTOR="3",
+            KAFKA_MIN_INSYNC_REPLICAS="1",
+            KAFKA_AUTHORIZER_CLASS_NAME="org.apache.kafka.metadata.authorizer.StandardAuthorizer",
+            KAFKA_AUTO_CREATE_TOPICS_ENABLE="false",
+        ),
+        "container 'app' (KAFKA_* env) of 'web': min.insync.replicas 1 < 2",
+    ),
+    Case(
+        "kafka-topic-replication",
+        "kafka-topic-durability",
+        topic_input("replicationFactor", 1),
+        "replicationFactor 1 < 3",
+    ),
+    Case(
+        "kafka-topic-min-isr",
+        "kafka-topic-durability",
+        topic_input("config.min.insync.replicas", "1"),
+        "min.insync.replicas 1 < 2",
+    ),
+    Case(
+        "kafka-topic-min-isr-unset-brokers-unknown",
+        "kafka-topic-durability",
+        lambda s: (
+            topic_input("config.min.insync.replicas", None)(s),
+            find(s, "kafka-files")["inputs"]["data"].pop(BROKER),
+        ),
+        "min.insync.replicas unset while the brokers' default is not known",
+    ),
+    Case(
+        "kafka-topic-unclean",
+        "kafka-topic-durability",
+        topic_input("config.unclean.leader.election.enable", "true"),
+        "unclean.leader.election.enable=true",
+    ),
+    Case(
+        "kafka-listener-sasl-plaintext",
+        "kafka-no-plaintext-listeners",
+        kafka_setting(
+            BROKER,
+            "listener.security.protocol.map",
+            "CLIENT:SASL_PLAINTEXT,INTERNAL:SSL,CONTROLLER:SSL",
+        ),
+        "listener CLIENT (listeners) speaks SASL_PLAINTEXT",
+    ),
+    Case(
+        "kafka-listener-default-map",
+        "kafka-no-plaintext-listeners",
+        lambda s: (
+            kafka_setting(BROKER, "listener.security.protocol.map", None)(s),
+            kafka_setting(BROKER, "listeners", "PLAINTEXT://0.0.0.0:9092,SSL://0.0.0.0:9094")(s),
+            kafka_setting(BROKER, "advertised.listeners", "SSL://kafka-broker-0:9094")(s),
+            kafka_setting(BROKER, "inter.broker.listener.name", "SSL")(s),
+            kafka_setting(BROKER, "ssl.client.auth", "required")(s),
+            kafka_setting(BROKER, "controller.listener.names", "SSL")(s),
+        ),
+        "listener PLAINTEXT (listeners) speaks PLAINTEXT",
+        also=frozenset({"kafka-listeners-authenticated"}),
+    ),
+    Case(
+        "kafka-listener-to-controllers",
+        "kafka-no-plaintext-listeners",
+        kafka_setting(
+            BROKER,
+            "listener.security.protocol.map",
+            "CLIENT:SASL_SSL,INTERNAL:SSL,CONTROLLER:PLAINTEXT",
+        ),
+        "listener CONTROLLER (controller.listener.names) speaks PLAINTEXT",
+    ),
+    Case(
+        "kafka-client-plaintext",
+        "kafka-no-plaintext-listeners",
+        kafka_setting(CLIENT, "security.protocol", "PLAINTEXT"),
+        "security.protocol is PLAINTEXT",
+    ),
+    Case(
+        "kafka-client-default-protocol",
+        "kafka-no-plaintext-listeners",
+        kafka_setting(CLIENT, "security.protocol", None),
+        "security.protocol (unset: the default) is PLAINTEXT",
+    ),
+    Case(
+        "kafka-trino-catalog-plaintext",
+        "kafka-no-plaintext-listeners",
+        lambda s: files(s).update(
+            {
+                "etc-trino-catalog-stream.properties": "connector.name=kafka\nkafka.nodes=kafka:9092\n"
+            }
+        ),
+        "kafka.security-protocol (unset: the default) is PLAINTEXT",
+    ),
+    Case(
+        "kafka-client-env",
+        "kafka-no-plaintext-listeners",
+        kafka_env(KAFKA_SECURITY_PROTOCOL="SASL_PLAINTEXT"),
+        "sets KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT",
+    ),
+    Case(
+        "kafka-ssl-without-client-auth",
+        "kafka-listeners-authenticated",
+        kafka_setting(BROKER, "listener.name.internal.ssl.client.auth", "requested"),
+        "listener INTERNAL accepts anonymous peers (SSL without ssl.client.auth=required)",
+    ),
+    Case(
+        "kafka-no-authorizer",
+        "kafka-authorizer-deny-by-default",
+        kafka_setting(BROKER, "authorizer.class.name", None),
+        "no authorizer.class.name",
+    ),
+    Case(
+        "kafka-allow-everyone",
+        "kafka-authorizer-deny-by-default",
+        kafka_setting(CONTROLLER, "allow.everyone.if.no.acl.found", "true"),
+        "allow.everyone.if.no.acl.found=true",
+    ),
+    Case(
+        "kafka-anonymous-super-user",
+        "kafka-authorizer-deny-by-default",
+        kafka_setting(BROKER, "super.users", "User:admin;User:ANONYMOUS"),
+        "super.users names User:ANONYMOUS",
+    ),
+    Case(
+        "kafka-acl-every-user",
+        "kafka-acls-least-privilege",
+        lambda s: find(s, "reader-acl")["inputs"].update(aclPrincipal="User:*"),
+        "allows principal User:* (every user)",
+    ),
+    Case(
+        "kafka-acl-all-operations",
+        "kafka-acls-least-privilege",
+        lambda s: find(s, "reader-acl")["inputs"].update(aclOperation="All"),
+        "allows operation All",
+    ),
+    Case(
+        "kafka-acl-every-topic",
+        "kafka-acls-least-privilege",
+        lambda s: find(s, "reader-acl")["inputs"].update(aclResourceName="*"),
+        "allows every Topic (literal '*')",
+    ),
+    Case(
+        "kafka-acl-every-prefix",
+        "kafka-acls-least-privilege",
+        lambda s: find(s, "reader-acl")["inputs"].update(
+            aclResourceName="", resourcePatternTypeFilter="Prefixed"
+        ),
+        "allows every Topic (prefixed '')",
+    ),
+    Case(
+        "kafka-acl-cluster-create",
+        "kafka-acls-least-privilege",
+        lambda s: find(s, "reader-acl")["inputs"].update(
+            aclResourceType="Cluster", aclResourceName="kafka-cluster", aclOperation="Create"
+        ),
+        "allows cluster-wide Create",
+    ),
+    Case(
+        "kafka-auto-create",
+        "kafka-no-auto-topic-creation",
+        kafka_setting(BROKER, "auto.create.topics.enable", None),
+        "lets clients create topics by naming them",
+    ),
+    Case(
+        "kafka-topic-no-parent",
+        "kafka-topic-classification-owner",
+        lambda s: (
+            find(s, "sales.orders").update(parent=None),
+            s.remove(find(s, "topic-sales.orders")),
+        ),
+        "has no parent resource carrying its data classification and owner",
+    ),
+    Case(
+        "kafka-topic-no-classification",
+        "kafka-topic-classification-owner",
+        topic_fact("classification", None),
+        "no classification",
+    ),
+    Case(
+        "kafka-topic-bad-classification",
+        "kafka-topic-classification-owner",
+        topic_fact("classification", "top-secret"),
+        "classification 'top-secret' (allowed: public, internal, confidential, restricted)",
+    ),
+    Case(
+        "kafka-topic-no-owner",
+        "kafka-topic-classification-owner",
+        topic_fact("owner", " "),
+        "no owner",
+    ),
+    Case(
+        "kafka-topic-other-parent",
+        "kafka-topic-classification-owner",
+        topic_fact("topic", "crm.customers"),
+        "its parent describes topic 'crm.customers', not 'sales.orders'",
+    ),
+    Case(
+        "kafka-provider-no-tls",
+        "provider-connections-use-tls",
+        provider("kafka-provider", tlsEnabled="false"),
+        "Kafka provider 'kafka-provider' sets tlsEnabled false",
+    ),
+    Case(
+        "kafka-provider-skip-verify",
+        "provider-connections-use-tls",
+        provider("kafka-provider", skipTlsVerify="true"),
+        "sets skipTlsVerify",
+        config={"provider-connections-use-tls": {"requireVerifiedTls": True}},
+    ),
+    # rbac
+    Case(
+        "rbac-wildcard-verbs",
+        "rbac-no-wildcards",
+        role_rule({"apiGroups": ["batch"], "resources": ["cronjobs"], "verbs": ["*"]}),
+        "uses wildcards (verbs '*')",
+    ),
+    Case(
+        "rbac-wildcard-resources",
+        "rbac-no-wildcards",
+        role_rule({"apiGroups": ["apps"], "resources": ["deployments/*"], "verbs": ["get"]}),
+        "resources 'deployments/*'",
+    ),
+    Case(
+        "rbac-wildcard-groups",
+        "rbac-no-wildcards",
+        role_rule({"apiGroups": ["*"], "resources": ["configmaps"], "verbs": ["get"]}),
+        "apiGroups '*'",
+    ),
+    Case(
+        "rbac-wildcard-urls",
+        "rbac-no-wildcards",
+        add(
+            "kubernetes:rbac.authorization.k8s.io/v1:ClusterRole",
+            "metrics-reader",
+            {
+                "metadata": {"name": "metrics-reader"},
+                "rules": [{"nonResourceURLs": ["*"], "verbs": ["get"]}],
+            },
+        ),
+        "nonResourceURLs '*'",
+    ),
+    Case(
+        "rbac-secrets",
+        "rbac-no-secrets-access",
+        role_rule({"apiGroups": [""], "resources": ["secrets"], "verbs": ["list"]}),
+        "reaches Secrets",
+    ),
+    Case(
+        "rbac-escalation-verbs",
+        "rbac-no-escalation-verbs",
+        role_rule(
+            {
+                "apiGroups": ["rbac.authorization.k8s.io"],
+                "resources": ["roles"],
+                "verbs": ["bind", "escalate"],
+            }
+        ),
+        "grants bind, escalate",
+    ),
+    Case(
+        "rbac-impersonate",
+        "rbac-no-escalation-verbs",
+        add(
+            "kubernetes:rbac.authorization.k8s.io/v1:RolePatch",
+            "impersonator",
+            {
+                "metadata": {"name": "impersonator", "namespace": "dp-prod"},
+                "rules": [{"apiGroups": [""], "resources": ["users"], "verbs": ["impersonate"]}],
+            },
+        ),
+        "grants impersonate",
+    ),
+    Case(
+        "rbac-token-minting",
+        "rbac-no-escalation-verbs",
+        role_rule({"apiGroups": [""], "resources": ["serviceaccounts/token"], "verbs": ["create"]}),
+        "mints service account tokens",
+    ),
+    Case(
+        "rbac-pod-exec",
+        "rbac-no-pod-exec",
+        role_rule(
+            {
+                "apiGroups": [""],
+                "resources": ["pods/exec", "pods/attach"],
+                "verbs": ["create", "get"],
+            }
+        ),
+        "grants pods/attach, pods/exec",
+    ),
+    Case(
+        "rbac-cluster-binding-service-account",
+        "rbac-service-accounts-namespaced",
+        binding_subject(
+            {"kind": "ServiceAccount", "name": "launcher", "namespace": "dp-prod"},
+            "ClusterRoleBinding",
+        ),
+        "binds ServiceAccount dp-prod/launcher cluster-wide",
+    ),
+    Case(
+        "rbac-cluster-binding-service-account-group",
+        "rbac-service-accounts-namespaced",
+        binding_subject(
+            {"kind": "Group", "name": "system:serviceaccounts:dp-prod"}, "ClusterRoleBinding"
+        ),
+        "binds Group system:serviceaccounts:dp-prod cluster-wide",
+    ),
+    Case(
+        "rbac-binding-everyone",
+        "rbac-no-bindings-to-everyone",
+        binding_subject({"kind": "Group", "name": "system:authenticated"}),
+        "binds Group system:authenticated",
+    ),
+    Case(
+        "api-token-default-account",
+        "pod-api-token-only-with-role",
+        lambda s: web_pod(s).pop("automountServiceAccountToken"),
+        "Deployment 'web' mounts an API token of ServiceAccount dp-prod/default",
+    ),
+    Case(
+        "api-token-declared-account",
+        "pod-api-token-only-with-role",
+        lambda s: (
+            web_pod(s).pop("automountServiceAccountToken"),
+            web_pod(s).update(serviceAccountName="launcher"),
+            s.remove(find(s, "launcher-binding")),
+        ),
+        "mounts an API token of ServiceAccount dp-prod/launcher, which no binding",
+    ),
+    Case(
+        "dagster-launcher-excess",
+        "dagster-run-launcher-least-privilege",
+        lambda s: (
+            dagster_daemon(s),
+            role_rule(
+                {"apiGroups": [""], "resources": ["configmaps", "pods"], "verbs": ["get", "patch"]}
+            )(s),
+        ),
+        "grants more than launching runs needs: configmaps:get, configmaps:patch, pods:patch",
+    ),
+    # container engine socket
+    Case(
+        "engine-socket-writable",
+        "engine-socket-restricted",
+        socket_box(read_only=False),
+        "mounts the engine socket writable (/var/run/docker.sock)",
+        also=SOCKET_ALSO,
+    ),
+    Case(
+        "engine-socket-published",
+        "engine-socket-restricted",
+        socket_box(ports=True),
+        "holds the engine socket and publishes 1 port(s)",
+        also=SOCKET_ALSO,
+    ),
+    Case(
+        "engine-socket-networks",
+        "engine-socket-restricted",
+        socket_box(networks=2),
+        "joins net-0, net-1",
+        also=SOCKET_ALSO,
+    ),
+    Case(
+        "engine-socket-default-bridge",
+        "engine-socket-restricted",
+        socket_box(networks=0),
+        "joins bridge",
+        also=SOCKET_ALSO,
+    ),
+    Case(
+        "engine-socket-pod",
+        "engine-socket-restricted",
+        lambda s: web_pod(s)["volumes"].append(
+            {"name": "engine", "hostPath": {"path": "/run/containerd/containerd.sock"}}
+        ),
+        "mounts the node's container engine socket (/run/containerd/containerd.sock)",
+        also=SOCKET_ALSO,
     ),
     # budget
     Case(

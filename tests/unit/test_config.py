@@ -235,6 +235,12 @@ BAD_CONFIGS: list[tuple[str, str, Callable[[Raw], None], str]] = [
         r"kubernetes\.adminCidrs is required",
     ),
     (
+        "kubernetes-without-api-server-cidrs",
+        "prod",
+        lambda raw: raw["kubernetes"].pop("apiServerCidrs"),
+        r"kubernetes\.apiServerCidrs is required: dagster calls the Kubernetes API",
+    ),
+    (
         "admin-port-out-of-range",
         "dev",
         _set(70000, "adminAccess", "minio", "port"),
@@ -353,8 +359,8 @@ def test_environment_mismatch_is_reported_with_other_problems() -> None:
 
 def test_a_service_section_left_out_is_not_in_the_stack() -> None:
     """Tier defaults fill in a section the stack writes, never one it leaves out."""
-    from ops.render import stack_sections
     from infra.config import parse_config
+    from ops.render import stack_sections
 
     raw = dict(stack_sections(Path("Pulumi.test.yaml")))
     for section in ("dagster", "marquez"):

@@ -20,6 +20,7 @@ from components.dagster.files import (
     grpc_command,
     pgpass_line,
     run_launcher_role_rules,
+    run_terminator_role_rules,
     socket_proxy_args,
     start_script,
     workspace_yaml,
@@ -116,7 +117,7 @@ def test_docker_runs_are_confined() -> None:
     launcher = document(DOCKER)["run_launcher"]
     assert launcher["class"] == "DockerRunLauncher"
     kwargs = launcher["config"]["container_kwargs"]
-    assert kwargs["user"] == "1000:1000"
+    assert kwargs["user"] == "10001:10001"
     assert kwargs["cap_drop"] == ["ALL"]
     assert kwargs["read_only"] is True
     assert "privileged" not in kwargs
@@ -244,3 +245,38 @@ def test_run_launcher_role_passes_kubernetes_validate_and_grants_no_secrets(
     assert not {(r, v) for r, v in granted if "*" in (r, v)}
     assert not {r for r, _ in granted} & {"secrets", "configmaps", "pods/exec", "roles"}
     assert ("pods", "create") not in granted
+
+
+def test_the_webserver_may_only_terminate_runs() -> None:
+    granted = {
+        (group, resource, verb)
+        for rule in run_terminator_role_rules()
+        for group in rule["apiGroups"]
+        for resource in rule["resources"]
+        for verb in rule["verbs"]
+    }
+    assert granted == {
+        ("batch", "jobs", "delete"),
+        ("", "pods", "list"),
+        ("", "pods", "delete"),
+    }
+    launcher = {(g, r, v) for g, r, v in granted if v == "create"}
+    assert not launcher  # the daemon launches; the webserver only queues
+
+
+def test_run_pods_mount_the_user_code_secret_and_get_its_env() -> None:
+    launcher = KubernetesLauncher(
+        **{
+            **KUBERNETES.__dict__,
+            "secret_items": {"var-run-secrets-dagster-pgpass": "pgpass"},
+            "env_vars": ("OPENLINEAGE_URL=http://marquez-api:5000",),
+        }
+    )
+    config = document(launcher)["run_launcher"]["config"]
+    assert config["env_vars"] == ["OPENLINEAGE_URL=http://marquez-api:5000"]
+    [volume] = [v for v in config["run_k8s_config"]["pod_spec_config"]["volumes"] if "secret" in v]
+    assert volume["secret"] == {
+        "secret_name": "dagster-pgpass",
+        "default_mode": 0o440,
+        "items": [{"key": "var-run-secrets-dagster-pgpass", "path": "pgpass"}],
+    }

@@ -22,15 +22,64 @@ def settings(**overrides: Any) -> DagsterSettings:
     return DagsterSettings.model_validate({"codeLocations": [LOCATION], **overrides})
 
 
+PROD_READY = {
+    "codeLocations": [{**LOCATION, "replicas": 2}],
+    "alerts": {"slackWebhook": "https://hooks.slack.example/services/T0/B0/x"},
+}
+
+
 def test_defaults_are_the_production_ones() -> None:
-    dagster = settings()
+    dagster = settings(**PROD_READY)
     assert dagster.image == DAGSTER_IMAGE == f"dagster/dagster-k8s:{DAGSTER_VERSION}"
     assert dagster.daemon.replicas == 1
     assert dagster.webserver.replicas == 2
     assert dagster.run_monitoring.enabled
     assert dagster.run_queue.max_concurrent_runs == 10
     assert dagster.retention.schedule.failure >= 30
+    assert [(g.bucket, g.access.value) for g in dagster.buckets] == [
+        ("bronze", "read-write"),
+        ("silver", "read-write"),
+        ("gold", "read-write"),
+    ]
     assert dagster.tier_problems(Tier.PROD) == []
+
+
+def test_prod_needs_a_slack_webhook_and_two_servers_per_location() -> None:
+    problems = settings().tier_problems(Tier.PROD)
+    assert any(p.startswith("dagster.alerts.slackWebhook is required in prod") for p in problems)
+    assert "dagster.codeLocations[pipelines].replicas must be at least 2 in prod" in " ".join(
+        problems
+    )
+    assert settings().tier_problems(Tier.DEV) == []
+
+
+def test_the_webhook_never_shows_in_repr_or_errors() -> None:
+    hook = "https://hooks.slack.example/services/T0/B0/s3cr3t"
+    dagster = settings(alerts={"slackWebhook": hook})
+    assert hook not in repr(dagster) and hook not in str(dagster.alerts)
+    assert dagster.alerts.slack_webhook is not None
+    assert dagster.alerts.slack_webhook.get_secret_value() == hook
+    with pytest.raises(ValidationError, match=r"alerts\.slackWebhook is empty"):
+        settings(alerts={"slackWebhook": "   "})
+
+
+def test_tier_defaults_loosen_dev_only() -> None:
+    assert DagsterSettings.tier_defaults(Tier.PROD) == {}
+    dev = DagsterSettings.tier_defaults(Tier.DEV)
+    assert dev["webserver"]["replicas"] == 1
+    merged = DagsterSettings.model_validate({**dev, "codeLocations": [LOCATION]})
+    assert merged.tier_problems(Tier.DEV) == []
+
+
+def test_a_bucket_granted_twice_is_refused() -> None:
+    twice = [{"bucket": "gold", "access": "read"}, {"bucket": "gold", "access": "read-write"}]
+    with pytest.raises(ValidationError, match=r"buckets: each bucket once"):
+        settings(buckets=twice)
+
+
+def test_a_bad_topic_name_is_refused() -> None:
+    with pytest.raises(ValidationError, match=r"stream\.read\.0"):
+        settings(stream={"read": ["Sales Orders"]})
 
 
 def test_two_daemons_are_refused() -> None:

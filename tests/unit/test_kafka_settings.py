@@ -9,6 +9,7 @@ from typing import Any
 import javaproperties
 import pytest
 
+from components.contracts import Requirements, StreamNeed
 from components.kafka.files import (
     ClusterLayout,
     KafkaPaths,
@@ -97,7 +98,12 @@ def test_prod_renders_three_brokers_and_a_separate_quorum() -> None:
 def test_prod_listeners_are_authenticated_and_encrypted() -> None:
     props = _props(stack_kafka_settings("prod"), 0)
     protocols = dict(p.split(":") for p in props["listener.security.protocol.map"].split(","))
-    assert protocols == {"CLIENT": "SASL_SSL", "INTERNAL": "SSL", "CONTROLLER": "SSL"}
+    assert protocols == {
+        "CLIENT": "SASL_SSL",
+        "INTERNAL": "SSL",
+        "CONTROLLER": "SSL",
+        "ADMIN": "SASL_SSL",
+    }
     assert "PLAINTEXT" not in props["listeners"] + props["listener.security.protocol.map"]
     assert props["sasl.enabled.mechanisms"] == "SCRAM-SHA-512"
     assert props["listener.name.internal.ssl.client.auth"] == "required"
@@ -173,7 +179,10 @@ def test_mtls_clients_use_ssl_with_client_auth() -> None:
     props = _props(_prod(listeners={"clientAuthentication": "mtls"}), 0)
     assert "CLIENT:SSL" in props["listener.security.protocol.map"]
     assert props["listener.name.client.ssl.client.auth"] == "required"
-    assert "sasl.enabled.mechanisms" not in props
+    # Clients present certificates; only the admin listener speaks SCRAM.
+    assert "listener.name.client.scram-sha-512.sasl.jaas.config" not in props
+    assert "CLIENT:SSL" in props["listener.security.protocol.map"]
+    assert "ADMIN:SASL_SSL" in props["listener.security.protocol.map"]
 
 
 def test_image_and_jar_versions_are_equal() -> None:
@@ -317,3 +326,74 @@ def test_stack_tier_comes_from_the_stack_file() -> None:
     for stack, tier in (("dev", Tier.DEV), ("test", Tier.TEST), ("prod", Tier.PROD)):
         found, section = stack_kafka_section(stack)
         assert found is tier and "topics" in section
+
+
+# --- the admin listener, tier defaults, serving consumers ------------------------------
+
+
+def _admin_layout(settings: KafkaSettings) -> ClusterLayout:
+    return cluster_layout(
+        settings,
+        broker_host=lambda i: f"b-{i}",
+        controller_host=lambda i: f"c-{i}",
+        admin_advertised=lambda _: "10.0.0.9:9095",
+    )
+
+
+def test_every_broker_gets_the_admin_listener_advertised_where_the_operator_reaches_it() -> None:
+    settings = stack_kafka_settings("prod")
+    layout = _admin_layout(settings)
+    for node_id in (0, 1, 2):
+        props = javaproperties.loads(server_properties(settings, layout, node_id))
+        assert "ADMIN://0.0.0.0:9095" in props["listeners"].split(",")
+        assert props["advertised.listeners"].split(",")[-1] == "ADMIN://10.0.0.9:9095"
+        assert props["listener.name.admin.scram-sha-512.sasl.jaas.config"].endswith("required;")
+        assert props["listener.name.admin.ssl.client.auth"] == "none"
+    controller = javaproperties.loads(server_properties(settings, layout, 1000))
+    assert "ADMIN" not in controller["listeners"]
+
+
+def test_dev_admin_listener_is_plaintext_like_its_clients() -> None:
+    settings = stack_kafka_settings("dev")
+    props = javaproperties.loads(server_properties(settings, _admin_layout(settings), 0))
+    assert "ADMIN:PLAINTEXT" in props["listener.security.protocol.map"]
+    assert "sasl.enabled.mechanisms" not in props
+
+
+def test_admin_port_must_differ_from_the_others() -> None:
+    _refused(Tier.DEV, {"listeners": {"adminPort": 9092}}, "listener ports must differ")
+
+
+def test_tier_defaults_are_the_section_the_stack_file_starts_from() -> None:
+    assert KafkaSettings.tier_defaults(Tier.DEV)["mode"] == "combined"
+    assert KafkaSettings.tier_defaults(Tier.PROD) == {}
+    changed = KafkaSettings.tier_defaults(Tier.DEV)
+    changed["brokers"]["replicas"] = 7
+    assert KafkaSettings.tier_defaults(Tier.DEV)["brokers"]["replicas"] == 1, "a copy"
+
+
+def test_brokers_are_labelled_with_their_most_sensitive_topic() -> None:
+    assert stack_kafka_settings("prod").highest_classification.value == "restricted"
+    assert KafkaSettings.for_tier(Tier.DEV, {}).highest_classification.value == "internal"
+
+
+def _needs(consumer: str, **stream: tuple[str, ...]) -> Requirements:
+    return Requirements(consumer=consumer, stream=StreamNeed(**stream))
+
+
+def test_consumers_may_only_use_declared_topics() -> None:
+    settings = stack_kafka_settings("prod")
+    assert settings.serve_problems([_needs("trino", read=("sales.orders",))]) == []
+    [problem] = settings.serve_problems([_needs("trino", write=("sales.ordrs",))])
+    assert problem.startswith("kafka.topics: trino reads or writes ['sales.ordrs']")
+
+
+def test_a_consumer_cannot_take_the_admin_users_name() -> None:
+    [problem] = stack_kafka_settings("prod").serve_problems([_needs("admin", read=())])
+    assert "kafka.adminUser 'admin' is also a consumer's principal" in problem
+
+
+def test_mtls_clusters_cannot_serve_consumers_yet() -> None:
+    settings = _prod(listeners={"clientAuthentication": "mtls"})
+    [problem] = settings.serve_problems([_needs("dagster", read=("sales.orders",))])
+    assert "clientAuthentication 'mtls'" in problem

@@ -131,8 +131,8 @@ def test_trino_user_reads_bronze_and_writes_curated_layers_only(stack: str) -> N
 def test_users_are_attached_to_their_own_policy_with_secret_keys(stack: str) -> None:
     render = cached_render(stack)
     users = {u["inputs"]["name"]: u for u in render.of_type("minio:index/iamUser:IamUser")}
-    # Operator users from config, and one per consumer requiring buckets (Trino).
-    expected = {u.name for u in settings(stack).users} | {"trino"}
+    # Operator users from config, and one per consumer requiring buckets (Trino, Dagster).
+    expected = {u.name for u in settings(stack).users} | {"trino", "dagster"}
     assert set(users) == {f"dp-{stack}-{name}" for name in expected}
     assert {u["inputs"]["secret"] for u in users.values()} == {"[secret]"}
     attachments = {

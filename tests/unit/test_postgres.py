@@ -102,9 +102,9 @@ def test_every_postgresql_resource_uses_the_provider_and_is_parented(stack: str)
 def test_databases_roles_and_extension(stack: str) -> None:
     render = cached_render(stack)
     databases = {r["inputs"]["name"]: r for r in render.of_type(f"{PG}database:Database")}
-    # The governed warehouse, and the database its one running consumer (Trino) requires;
-    # none for services the stack does not run.
-    assert set(databases) == {"warehouse", "iceberg"}
+    # The governed warehouse, and the databases its running consumers require (Trino's
+    # Iceberg catalog, Marquez's and Dagster's own); none for services the stack does not run.
+    assert set(databases) == {"warehouse", "iceberg", "marquez", "dagster"}
     role_urns = {r["urn"] for r in render.of_type(f"{PG}role:Role")}
     for database in databases.values():
         # Owned by the admin, so created side by side with the logins, not after them.

@@ -111,7 +111,9 @@ def test_kubernetes_secrets_reach_pods_as_files_only(stack: str) -> None:
     """Secrets live in Secrets and reach containers as mounted files, never through env."""
     for obj in kubernetes_objects(cached_render(stack)):
         if obj["kind"] == "Secret":
-            assert set(obj["stringData"].values()) == {"[secret]"}
+            # A Secret whose content waits for a load balancer's address is unknown as a
+            # whole in a preview (the manifest then has no stringData at all).
+            assert set(obj.get("stringData", {"-": "[secret]"}).values()) == {"[secret]"}
         if obj["kind"] == "ConfigMap":
             assert "[secret]" not in json.dumps(obj)
         if obj["kind"] in WORKLOAD_KINDS:
@@ -145,7 +147,8 @@ def test_docker_containers_carry_labels_and_bind_loopback() -> None:
     for container in docker_servers(cached_render("dev")):
         labels = {item["label"]: item["value"] for item in container["inputs"]["labels"]}
         assert all(key in labels for key in REQUIRED_LABELS)
-        assert {port["ip"] for port in container["inputs"]["ports"]} == {"127.0.0.1"}
+        # Published ports bind loopback; servers reached on the stack network publish none.
+        assert {port["ip"] for port in container["inputs"].get("ports") or []} <= {"127.0.0.1"}
         assert container["inputs"]["healthcheck"]["tests"][0] == "CMD"
         assert container["inputs"]["restart"] == "unless-stopped"
         assert container["inputs"]["readOnly"] is True
@@ -160,7 +163,9 @@ def test_pods_follow_the_restricted_profile(stack: str) -> None:
         pod = obj["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
-        assert pod["automountServiceAccountToken"] is False
+        # A token only for an account bound to a namespaced Role (it calls the API).
+        bound = pod["serviceAccountName"] in _role_bound_accounts(stack)
+        assert pod["automountServiceAccountToken"] is bound
         for container in pod["containers"]:
             context = container["securityContext"]
             assert context["allowPrivilegeEscalation"] is False
@@ -288,24 +293,39 @@ def test_encrypted_config_values_render_as_placeholders(tmp_path: Path) -> None:
 def test_docker_scratch_dirs_are_noexec_unless_the_jvm_needs_them() -> None:
     containers = {c["name"]: c for c in docker_servers(cached_render("dev"))}
     for name, container in containers.items():
-        for path, options in container["inputs"]["tmpfs"].items():
+        for path, options in (container["inputs"].get("tmpfs") or {}).items():
             flags = options.split(",")
             assert "nosuid" in flags and "nodev" in flags
             expected = (
-                "exec" if (name.endswith("trino-coordinator") and path == "/tmp") else "noexec"
+                "exec"
+                if (name.endswith(("trino-coordinator", "kafka-broker")) and path == "/tmp")
+                else "noexec"
             )
             assert expected in flags, (name, path, options)
+
+
+def _role_bound_accounts(stack: str) -> set[str]:
+    """ServiceAccounts that a RoleBinding binds to a Role (workloads declaring API access)."""
+    return {
+        subject["name"]
+        for o in kubernetes_objects(cached_render(stack))
+        if o["kind"] == "RoleBinding" and o["roleRef"]["kind"] == "Role"
+        for subject in o["subjects"]
+        if subject["kind"] == "ServiceAccount"
+    }
 
 
 @pytest.mark.parametrize("stack", KUBERNETES_STACKS)
 def test_each_workload_has_its_own_tokenless_identity(stack: str) -> None:
     objects = kubernetes_objects(cached_render(stack))
     accounts = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ServiceAccount"}
+    bound = _role_bound_accounts(stack)
     for obj in objects:
         if obj["kind"] in WORKLOAD_KINDS:
             pod = obj["spec"]["template"]["spec"]
             assert pod["serviceAccountName"] == obj["metadata"]["name"]
-            assert accounts[pod["serviceAccountName"]]["automountServiceAccountToken"] is False
+            token = accounts[pod["serviceAccountName"]]["automountServiceAccountToken"]
+            assert token is (pod["serviceAccountName"] in bound)
 
 
 @pytest.mark.parametrize("stack", KUBERNETES_STACKS)
@@ -360,7 +380,10 @@ def test_docker_volumes_are_handed_to_the_non_root_user_before_the_server_starts
         for v in render.of_type("docker:index/volume:Volume")
         if not v["name"].endswith("-files")  # the read-only files volumes need no owner
     ]
-    assert len(volumes) == 2  # MinIO's and PostgreSQL's data
+    # MinIO's and PostgreSQL's data, and the Dagster daemon's staged run secrets.
+    assert {"dp-dev-minio-server-data", "dp-dev-postgres-server-data"} <= {
+        v["name"] for v in volumes
+    }
     for volume in volumes:
         init = containers[f"{volume['name']}-init"]
         server = next(
@@ -390,6 +413,11 @@ def test_docker_files_reach_read_only_servers_through_a_never_started_carrier() 
         "dp-dev-postgres-iceberg-catalog-files",
         "dp-dev-postgres-server-files",
         "dp-dev-trino-coordinator-files",
+        "dp-dev-marquez-api-files",
+        "dp-dev-dagster-webserver-files",
+        "dp-dev-dagster-daemon-files",
+        "dp-dev-dagster-code-pipelines-files",
+        "dp-dev-kafka-broker-files",
     }
     for carrier in carriers:
         server = containers[carrier["name"].removesuffix("-files")]

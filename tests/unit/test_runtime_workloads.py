@@ -19,7 +19,9 @@ from components.runtime.stack import StackSettings
 from components.runtime.workload import (
     ApiAccess,
     ApiRule,
+    Connection,
     InitStep,
+    LaunchedPods,
     Port,
     Probe,
     Resources,
@@ -211,3 +213,104 @@ def test_invalid_cron_is_refused(expression: str) -> None:
 def test_inconsistent_workloads_are_refused(kwargs: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         _job(**kwargs)
+
+
+def test_a_single_instance_is_recreated_never_surged() -> None:
+    [deployment] = _kinds(_render("kubernetes", _server(single_instance=True)))["Deployment"]
+    assert deployment["inputs"]["spec"]["strategy"] == {"type": "Recreate"}
+    [surged] = _kinds(_render("kubernetes", _server()))["Deployment"]
+    assert surged["inputs"]["spec"]["strategy"]["type"] == "RollingUpdate"
+    docker = {r["name"]: r for r in _render("docker", _server(single_instance=True)).resources}
+    assert docker["dp-test-demo-server"]["options"]["delete_before_replace"] is True
+    plain = {r["name"]: r for r in _render("docker", _server()).resources}
+    assert plain["dp-test-demo-server"]["options"]["delete_before_replace"] is False
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"single_instance": True, "replicas": 2}],
+)
+def test_a_single_instance_has_one_replica(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match="single_instance needs a stateless workload with one"):
+        _server(**kwargs)
+
+
+def test_only_docker_mounts_the_engine_socket_and_read_only() -> None:
+    containers = {
+        c["name"]: c["inputs"]
+        for c in _render("docker", _server(engine_socket=True)).of_type(
+            "docker:index/container:Container"
+        )
+    }
+    assert containers["dp-test-demo-server"]["mounts"] == [
+        {
+            "readOnly": True,
+            "source": "/var/run/docker.sock",
+            "target": "/var/run/docker.sock",
+            "type": "bind",
+        }
+    ]
+    plain = _render("docker", _server()).of_type("docker:index/container:Container")
+    assert not any("docker.sock" in str(c["inputs"].get("mounts")) for c in plain)
+    with pytest.raises(Exception, match="the engine socket exists on Docker only"):
+        _render("kubernetes", _server(engine_socket=True))
+
+
+def test_launched_pods_get_network_policies_of_their_own() -> None:
+    launched = LaunchedPods(
+        identity=WorkloadIdentity(service="demo", component="run", version="1.0"),
+        connections=(Connection(service="postgres", component="server", port=5432),),
+    )
+    policies = {
+        p["inputs"]["metadata"]["name"]: p["inputs"]["spec"]
+        for p in _kinds(_render("kubernetes", _server(launches=launched)))["NetworkPolicy"]
+    }
+    egress = policies["demo-run-egress"]
+    assert egress["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/component": "run",
+        "app.kubernetes.io/name": "demo",
+    }
+    assert egress["egress"][0]["ports"] == [{"port": 5432, "protocol": "TCP"}]
+    ingress = policies["demo-run-to-postgres-server"]
+    assert ingress["ingress"][0]["from"][0]["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/component": "run",
+        "app.kubernetes.io/name": "demo",
+    }
+    assert "demo-server-egress" not in policies  # the server itself declared no connection
+
+
+def test_a_server_without_ports_gets_no_service() -> None:
+    portless = dataclasses.replace(_server(), ports=())
+    assert "Service" not in _kinds(_render("kubernetes", portless))
+    assert len(_kinds(_render("kubernetes", _server()))["Service"]) == 1
+
+
+def _render_with_api_server(*workloads: Workload) -> Render:
+    def program() -> None:
+        settings = KubernetesSettings(api_server_cidrs=("10.96.0.1/32", "172.20.0.0/28"))
+        runtime = KubernetesRuntime("rt", stack=_stack("kubernetes"), settings=settings)
+        holder = pulumi.ComponentResource("test:index:Holder", "holder")
+        for workload in workloads:
+            runtime.deploy(workload, parent=holder)
+
+    return render_program(program, stack="test")
+
+
+def test_only_workloads_calling_the_api_may_reach_the_api_server() -> None:
+    access = ApiAccess(rules=(ApiRule(api_groups=("batch",), resources=("jobs",), verbs=("get",)),))
+    caller = _server(api_access=access)
+    other = dataclasses.replace(
+        _server(), identity=WorkloadIdentity(service="demo", component="other", version="1.0")
+    )
+    policies = {
+        p["inputs"]["metadata"]["name"]: p["inputs"]["spec"]
+        for p in _kinds(_render_with_api_server(caller, other))["NetworkPolicy"]
+    }
+    egress = policies["demo-server-to-api-server"]
+    assert egress["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "server"
+    [rule] = egress["egress"]
+    assert [peer["ipBlock"]["cidr"] for peer in rule["to"]] == ["10.96.0.1/32", "172.20.0.0/28"]
+    assert {port["port"] for port in rule["ports"]} == {443, 6443}
+    assert "demo-other-to-api-server" not in policies
+    without = {p["name"] for p in _kinds(_render("kubernetes", caller))["NetworkPolicy"]}
+    assert not [name for name in without if name.endswith("to-api-server")]

@@ -24,6 +24,13 @@ from components.trino import (
     termination_grace_seconds,
 )
 from components.trino.access import render_group_file, render_rules_json
+from components.trino.streams import (
+    KAFKA_CA_FILE,
+    KAFKA_CATALOG_FILE,
+    KAFKA_CLIENT_FILE,
+    KAFKA_LISTENER_FILE,
+    OPENLINEAGE_LISTENER_FILE,
+)
 from infra.config import with_tier_defaults
 from ops.render import Render, kubernetes_objects
 from tests.conftest import KUBERNETES_STACKS, STACKS, cached_render, docker_files
@@ -31,6 +38,8 @@ from tests.unit.test_config import raw_config
 
 CREDENTIAL_KEYS = re.compile(r"(password|secret|secret-key|access-key|connection-user)$")
 CATALOGS = {"/etc/trino-catalog/lake.properties", "/etc/trino-catalog/warehouse.properties"}
+LISTENERS = (OPENLINEAGE_LISTENER_FILE, KAFKA_LISTENER_FILE)
+"""Every stack sends lineage and audits queries (docs/trino.md)."""
 SHARED_SECRET = "shared-secret-value"
 REFRESH_PERIODS = {"dev": "10s", "test": "30s", "prod": "60s"}
 """The tier defaults' access refresh periods (no stack file sets its own)."""
@@ -68,13 +77,16 @@ def _k8s(render: Render, kind: str, name: str) -> dict[str, Any]:
     return obj
 
 
-def rendered_files(stack: str, component: str = "coordinator") -> tuple[dict[str, str], set[str]]:
-    """Plain files by container path, and the paths of secret files, as the runtime ships them.
+def rendered_files(
+    stack: str, component: str = "coordinator", *, render: Render | None = None
+) -> tuple[dict[str, str], set[str]]:
+    """Plain files by container path, and the paths of secret files, as the runtime ships them
+    (in the stack's render, or in `render`).
 
     Kubernetes: paths come from the pod's projected volumes (mount path + item path), the
     plain contents from the ConfigMap; Docker: from the files volume the container mounts.
     """
-    render = cached_render(stack)
+    render = render or cached_render(stack)
     if stack == "dev":
         files = docker_files(render, f"dp-dev-trino-{component}")
         plain = {path: content for path, content in files.items() if content != "[secret]"}
@@ -103,7 +115,9 @@ def coordinator_config(stack: str) -> dict[str, str]:
     secret = SHARED_SECRET if config.workers or stack != "dev" else None
     discovery = rendered_discovery_uri(stack)
     return parse_properties(
-        render_coordinator_config(config, discovery_uri=discovery, shared_secret=secret)
+        render_coordinator_config(
+            config, discovery_uri=discovery, shared_secret=secret, event_listeners=LISTENERS
+        )
     )
 
 
@@ -148,18 +162,21 @@ def test_coordinator_files_follow_config(stack: str) -> None:
         "/etc/trino/rules.json",
         "/etc/trino/group-provider.properties",
         "/etc/trino/group.txt",
+        *LISTENERS,
+        KAFKA_CATALOG_FILE,
     }
     secure = stack != "dev"
     if secure:
         expected.add("/etc/trino/password-authenticator.properties")
         expected.remove("/etc/trino/config.properties")  # carries the shared secret
     assert set(files) == expected
-    assert secret_files == CATALOGS | (
+    assert secret_files == CATALOGS | {KAFKA_CLIENT_FILE} | (
         {
             "/etc/trino/password.db",
             "/etc/trino/server.pem",
             "/etc/trino/config.properties",
             "/etc/trino/s3-ca.pem",  # MinIO serves TLS with its own certificate
+            KAFKA_CA_FILE,  # so do the Kafka brokers
         }
         if secure
         else set()
@@ -307,6 +324,8 @@ def test_secret_files_live_in_the_secret(stack: str) -> None:
         "etc-trino-catalog-lake.properties",
         "etc-trino-catalog-warehouse.properties",
         "etc-trino-config.properties",
+        "etc-trino-kafka-ca.pem",
+        "etc-trino-kafka-client.properties",
         "etc-trino-password.db",
         "etc-trino-s3-ca.pem",
         "etc-trino-server.pem",
@@ -397,7 +416,13 @@ def test_prod_runs_workers_and_a_single_coordinator() -> None:
     assert props["internal-communication.shared-secret"] == SHARED_SECRET
     assert props["query.max-memory-per-node"] == f"{config.workers.query_memory_mib}MB"
     assert props["shutdown.grace-period"] == f"{config.shutdown_grace_seconds}s"
-    assert secret_files == CATALOGS | {"/etc/trino/config.properties", "/etc/trino/s3-ca.pem"}
+    assert secret_files == CATALOGS | {
+        "/etc/trino/config.properties",
+        "/etc/trino/s3-ca.pem",
+        KAFKA_CLIENT_FILE,  # workers read the kafka catalog's topics
+        KAFKA_CA_FILE,
+    }
+    assert KAFKA_CATALOG_FILE in files and not set(LISTENERS) & set(files)
     assert "/etc/trino/rules.json" not in files  # access control runs on the coordinator
     jvm = files["/etc/trino/jvm.config"]
     assert f"-Xmx{config.workers.heap_mib}M" in jvm.splitlines()
@@ -478,6 +503,7 @@ def test_network_policies_allow_minio_postgres_and_the_cluster_itself(stack: str
             ("minio-server", 9000),
             ("postgres-server", 5432),
             ("trino-coordinator", 8080),
+            ("kafka-broker", 9092),  # the kafka catalog's splits run on workers
         }
         names = {
             o["metadata"]["name"]
@@ -502,3 +528,19 @@ def test_everything_trino_declares_is_inside_the_trino_component(stack: str) -> 
         while parent and parent != trino["urn"]:
             parent = by_urn[parent]["parent"]
         assert parent == trino["urn"], f"{resource['name']} is not under the Trino component"
+
+
+@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
+def test_trino_opens_kafka_and_marquez_and_waits_for_its_kafka_principal(stack: str) -> None:
+    """Lineage and the audit listener run on the coordinator (Marquez's API, the brokers);
+    the kafka catalog's splits run on every node; pods start once Trino's SCRAM user and
+    ACLs exist (the stream producer's `ready`)."""
+    render = cached_render(stack)
+    coordinator = _policy_targets(render, "trino-coordinator")
+    assert {("kafka-broker", 9092), ("marquez-api", 5000)} <= coordinator
+    names = {r["urn"]: r["name"] for r in render.resources}
+    for deployment in render.of_type("kubernetes:apps/v1:Deployment"):
+        if deployment["name"].startswith(f"dp-{stack}-trino-"):
+            waits = {names.get(u) for u in deployment["dependencies"]}
+            assert f"dp-{stack}-kafka-user-trino" in waits, deployment["name"]
+            assert f"dp-{stack}-kafka-acl-trino-write-topic-audit.trino-queries" in waits

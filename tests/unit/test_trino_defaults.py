@@ -17,7 +17,7 @@ def test_test_and_prod_share_one_access_policy_and_name_only_their_people() -> N
         assert set(raw_config(stack)["trino"]["access"]) == {"groups"}, stack
     test, prod = (parse_config(s, raw_config(s)).trino.access for s in ("test", "prod"))
     assert render_rules_json(test) == render_rules_json(prod)
-    assert len(test.tables) == 7 and len(test.classified_tables) == 3
+    assert len(test.tables) == 10 and len(test.classified_tables) == 3
 
 
 def test_dev_replaces_only_the_tables_list_of_the_shared_policy() -> None:
@@ -42,7 +42,7 @@ def test_a_rule_list_in_the_stack_file_replaces_the_shared_list_whole() -> None:
     raw["trino"]["access"]["queries"] = [{"groups": ["admins"], "allow": ["execute"]}]
     access = parse_config("prod", raw).trino.access
     assert [q.groups for q in access.queries] == [("admins",)]
-    assert len(access.tables) == 7  # the other lists still come from the governance file
+    assert len(access.tables) == 10  # the other lists still come from the governance file
 
 
 def test_a_stack_without_groups_is_refused_naming_the_key() -> None:
@@ -55,5 +55,5 @@ def test_a_stack_without_groups_is_refused_naming_the_key() -> None:
 
 def test_tier_defaults_are_a_fresh_copy_each_time() -> None:
     TrinoSettings.tier_defaults(Tier.PROD)["access"]["tables"].clear()
-    assert len(TrinoSettings.tier_defaults(Tier.PROD)["access"]["tables"]) == 7
+    assert len(TrinoSettings.tier_defaults(Tier.PROD)["access"]["tables"]) == 10
     assert "groups" not in TrinoSettings.tier_defaults(Tier.TEST)["access"]

@@ -12,7 +12,7 @@ import pulumi
 import pulumi_docker as docker
 
 from components.runtime.quantities import cpu_cores, memory_bytes
-from components.runtime.workload import Probe, ScratchDir, Workload
+from components.runtime.workload import ENGINE_SOCKET, Probe, ScratchDir, Workload
 
 
 def envs(workload: Workload, extra: dict[str, str] | None = None) -> list[pulumi.Input[str]]:
@@ -67,4 +67,15 @@ def healthcheck(probe: Probe, startup: Probe | None) -> docker.ContainerHealthch
         timeout=f"{probe.timeout_seconds}s",
         retries=probe.failure_threshold,
         start_period=f"{start_period}s",
+    )
+
+
+def engine_socket_mount() -> docker.ContainerMountArgs:
+    """The engine's API socket, bind-mounted read-only (`Workload.engine_socket`).
+
+    Read-only stops the file from being replaced, not the API from being called: whoever
+    can connect to the socket controls the engine, so only a filtering proxy may mount it.
+    """
+    return docker.ContainerMountArgs(
+        target=ENGINE_SOCKET, source=ENGINE_SOCKET, type="bind", read_only=True
     )

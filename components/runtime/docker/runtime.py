@@ -102,10 +102,12 @@ class DockerRuntime(Runtime):
         mounts, volumes = data_volumes(place)
         file_mounts, carrier = files_volume(place)
         mounts += file_mounts
+        if workload.engine_socket:
+            mounts.append(containers.engine_socket_mount())
         ready = [*volumes, *([carrier] if carrier else [])]
         for index in range(len(workload.init)):
             # Init steps run one after another, as Kubernetes runs init containers.
-            ready.append(self._init_step(place, index, mounts, list(ready)))
+            ready.append(self._init_step(place, index, mounts, list(ready), carrier))
         container = docker.Container(
             place.prefix,
             name=place.prefix,
@@ -115,7 +117,11 @@ class DockerRuntime(Runtime):
             opts=pulumi.ResourceOptions.merge(
                 place.options(depends_on=[self.network, *ready, *after]),
                 # New file contents arrive in a new carrier: restart the server with them.
-                pulumi.ResourceOptions(replacement_trigger=carrier.id if carrier else None),
+                # A single instance goes before its successor comes (never two at once).
+                pulumi.ResourceOptions(
+                    replacement_trigger=carrier.id if carrier else None,
+                    delete_before_replace=workload.single_instance or None,
+                ),
             ),
         )
         return DeployedWorkload(
@@ -198,8 +204,10 @@ class DockerRuntime(Runtime):
         index: int,
         mounts: list[docker.ContainerMountArgs],
         after: list[pulumi.Resource],
+        carrier: docker.Container | None,
     ) -> docker.Container:
-        """An init step as a one-shot container with the workload's files and volumes."""
+        """An init step as a one-shot container with the workload's files and volumes; it
+        runs again whenever the files change (as an init container does in a new pod)."""
         workload = place.workload
         step = workload.init[index]
         return docker.Container(
@@ -216,5 +224,8 @@ class DockerRuntime(Runtime):
             attach=True,
             restart="no",
             labels=[docker.ContainerLabelArgs(label=k, value=v) for k, v in place.labels.items()],
-            opts=place.options(depends_on=[self.network, *after]),
+            opts=pulumi.ResourceOptions.merge(
+                place.options(depends_on=[self.network, *after]),
+                pulumi.ResourceOptions(replacement_trigger=carrier.id if carrier else None),
+            ),
         )

@@ -70,7 +70,16 @@ def stateful_set(
 
 
 def deployment(place: Placement, *, opts: pulumi.ResourceOptions) -> apps.Deployment:
-    """A Deployment that surges one new pod before it removes an old one."""
+    """A Deployment that surges one new pod before it removes an old one; a single-instance
+    workload is recreated instead (every old pod is gone before a new one is created)."""
+    strategy = (
+        apps.DeploymentStrategyArgs(type="Recreate")
+        if place.workload.single_instance
+        else apps.DeploymentStrategyArgs(
+            type="RollingUpdate",
+            rolling_update=apps.RollingUpdateDeploymentArgs(max_surge=1, max_unavailable=0),
+        )
+    )
     return apps.Deployment(
         place.prefix,
         metadata=place.meta(place.name),
@@ -78,10 +87,7 @@ def deployment(place: Placement, *, opts: pulumi.ResourceOptions) -> apps.Deploy
             replicas=place.workload.replicas,
             selector=_selector(place),
             template=pod_template(place.workload, place.labels),
-            strategy=apps.DeploymentStrategyArgs(
-                type="RollingUpdate",
-                rolling_update=apps.RollingUpdateDeploymentArgs(max_surge=1, max_unavailable=0),
-            ),
+            strategy=strategy,
         ),
         opts=opts,
     )

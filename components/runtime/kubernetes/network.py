@@ -13,7 +13,7 @@ import pulumi_kubernetes as k8s
 
 from components.runtime import labels
 from components.runtime.kubernetes.placement import Placement
-from components.runtime.workload import Connection
+from components.runtime.workload import Connection, WorkloadIdentity
 
 meta = k8s.meta.v1
 networking = k8s.networking.v1
@@ -83,26 +83,46 @@ def _egress_rule(connection: Connection) -> networking.NetworkPolicyEgressRuleAr
 
 
 def workload_policies(place: Placement, *, admin_cidrs: tuple[str, ...]) -> None:
-    """Egress to declared peers, ingress on each peer from this workload, admin ingress."""
+    """Egress to declared peers, ingress on each peer from this workload, admin ingress;
+    the same for the pods it launches at run time (`Workload.launches`)."""
     workload = place.workload
     identity = workload.identity
     own = service_selector(identity.service, identity.component)
-    if workload.connections:
+    _connection_policies(place, identity, workload.connections, name=place.name)
+    launched = workload.launches
+    if launched is not None:
+        _connection_policies(
+            place, launched.identity, launched.connections, name=launched.identity.name
+        )
+    _admin_ingress(place, own, admin_cidrs)
+
+
+def _connection_policies(
+    place: Placement,
+    identity: WorkloadIdentity,
+    connections: tuple[Connection, ...],
+    *,
+    name: str,
+) -> None:
+    """Egress of `identity`'s pods to each connection, and ingress on each peer from them."""
+    own = service_selector(identity.service, identity.component)
+    prefix = f"{place.stack.prefix}-{name}"
+    if connections:
         networking.NetworkPolicy(
-            f"{place.prefix}-egress",
-            metadata=place.meta(f"{place.name}-egress"),
+            f"{prefix}-egress",
+            metadata=place.meta(f"{name}-egress"),
             spec=networking.NetworkPolicySpecArgs(
                 pod_selector=meta.LabelSelectorArgs(match_labels=labels.selector_labels(identity)),
                 policy_types=["Egress"],
-                egress=[_egress_rule(connection) for connection in workload.connections],
+                egress=[_egress_rule(connection) for connection in connections],
             ),
             opts=place.options(),
         )
-    for connection in workload.connections:
+    for connection in connections:
         target = f"{connection.service}-{connection.component}"
         networking.NetworkPolicy(
-            f"{place.prefix}-to-{target}",
-            metadata=place.meta(f"{place.name}-to-{target}"),
+            f"{prefix}-to-{target}",
+            metadata=place.meta(f"{name}-to-{target}"),
             spec=networking.NetworkPolicySpecArgs(
                 pod_selector=service_selector(connection.service, connection.component),
                 policy_types=["Ingress"],
@@ -117,7 +137,6 @@ def workload_policies(place: Placement, *, admin_cidrs: tuple[str, ...]) -> None
             ),
             opts=place.options(),
         )
-    _admin_ingress(place, own, admin_cidrs)
 
 
 def _admin_ingress(
@@ -142,6 +161,37 @@ def _admin_ingress(
                         networking.NetworkPolicyPortArgs(port=p.container_port, protocol=p.protocol)
                         for p in admin_ports
                     ],
+                )
+            ],
+        ),
+        opts=place.options(),
+    )
+
+
+def api_server_egress(place: Placement, *, cidrs: tuple[str, ...], ports: tuple[int, ...]) -> None:
+    """Egress of a workload that calls the API (`api_access`) to the API server's endpoints.
+
+    The namespace denies all egress; the in-cluster `kubernetes` Service is translated to
+    the endpoints' addresses before policies apply, so the rule names those (CIDRs and
+    ports from the runtime's settings). Nothing when no CIDR is configured.
+    """
+    if not cidrs:
+        return
+    networking.NetworkPolicy(
+        f"{place.prefix}-to-api-server",
+        metadata=place.meta(f"{place.name}-to-api-server"),
+        spec=networking.NetworkPolicySpecArgs(
+            pod_selector=meta.LabelSelectorArgs(
+                match_labels=labels.selector_labels(place.workload.identity)
+            ),
+            policy_types=["Egress"],
+            egress=[
+                networking.NetworkPolicyEgressRuleArgs(
+                    to=[
+                        networking.NetworkPolicyPeerArgs(ip_block=networking.IPBlockArgs(cidr=c))
+                        for c in cidrs
+                    ],
+                    ports=[networking.NetworkPolicyPortArgs(port=p, protocol="TCP") for p in ports],
                 )
             ],
         ),

@@ -100,7 +100,14 @@ class KubernetesRuntime(Runtime):
         parent: pulumi.Resource,
         after: Sequence[pulumi.Resource] = (),
     ) -> DeployedWorkload:
-        """Render `workload` (and, for an uncoloured server, its Service) under `parent`."""
+        """Render `workload` (and, for an uncoloured server, its Service) under `parent`.
+
+        Raises ValueError for a workload that asks for the Docker engine's socket.
+        """
+        if workload.engine_socket:
+            raise ValueError(
+                f"workload {workload.identity.name}: the engine socket exists on Docker only"
+            )
         place = self._place(workload, parent)
         config_map = files.config_map(place)
         secret = files.secret(place)
@@ -120,8 +127,13 @@ class KubernetesRuntime(Runtime):
         )
         controllers.disruption_budget(place)
         network.workload_policies(place, admin_cidrs=self.settings.admin_cidrs)
+        if workload.api_access is not None:
+            network.api_server_egress(
+                place, cidrs=self.settings.api_server_cidrs, ports=self.settings.api_server_ports
+            )
         resources: list[pulumi.Resource] = [controller]
-        if workload.kind.long_running and workload.identity.color is None:
+        # A server without ports (a daemon) has nothing to address: no Service.
+        if workload.kind.long_running and workload.identity.color is None and workload.ports:
             resources.append(services.stable_service(place, live_color=None))
         return DeployedWorkload(
             identity=workload.identity,

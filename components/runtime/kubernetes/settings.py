@@ -36,3 +36,11 @@ class KubernetesSettings(SettingsModel):
         ),
     )
     dns_namespace: str = "kube-system"
+    api_server_cidrs: tuple[Cidr, ...] = Field(
+        default=(),
+        description=(
+            "where the API server's endpoints are (`kubectl get endpoints kubernetes`): "
+            "workloads with api_access get NetworkPolicy egress there; empty: none"
+        ),
+    )
+    api_server_ports: tuple[int, ...] = (443, 6443)
