@@ -214,8 +214,11 @@ class _Mocks(pulumi.runtime.Mocks):
         if args.typ == "random:index/randomPassword:RandomPassword":
             fake = f"mock-{args.name}"
             state |= {"result": fake, "bcryptHash": f"$2a$10$mock{args.name}"}
+        if args.typ == "random:index/randomId:RandomId":
+            state["b64Url"] = f"mock-{args.name}"
         if args.typ == "tls:index/privateKey:PrivateKey":
             state["privateKeyPem"] = f"mock-private-key-{args.name}"
+            state["privateKeyPemPkcs8"] = f"mock-private-key-pkcs8-{args.name}"
         if args.typ == "tls:index/selfSignedCert:SelfSignedCert":
             state["certPem"] = f"mock-certificate-{args.name}"
         if args.typ == "docker:index/remoteImage:RemoteImage":

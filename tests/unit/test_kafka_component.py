@@ -10,12 +10,14 @@ credential with exactly the ACLs its stream need grants, which its pods wait for
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 from typing import Any
 
 import javaproperties
 import pulumi
 import pulumi_random as random
 import pytest
+import yaml
 from pydantic import BaseModel
 
 from components.contracts import (
@@ -27,6 +29,7 @@ from components.contracts import (
 )
 from components.kafka.access import acl_bindings
 from components.kafka.cluster import Naming, layout
+from components.kafka.component import checked_host
 from components.kafka.files import server_properties, topic_specs
 from components.kafka.service import SERVICE as KAFKA
 from components.kafka.workloads import ADMIN_HOST_TOKEN, PATHS
@@ -40,6 +43,7 @@ from ops.render import (
     kubernetes_objects,
     render_program,
     render_stack,
+    stack_file,
 )
 from tests.conftest import KUBERNETES_STACKS, STACKS, cached_render, docker_files
 from tests.support.kafka_stacks import stack_kafka_settings
@@ -404,3 +408,53 @@ def test_the_config_maps_hold_the_renderer_output_the_real_broker_tests_run(stac
             BROKER_FILES.format(ordinal): server_properties(settings, cluster, node.node_id, PATHS)
             for ordinal, node in enumerate(nodes)
         }
+
+
+# --- a fixed admin address on Kubernetes, and what the start script is handed ----------
+
+
+@functools.cache
+def _fixed_admin_render(directory: str) -> Render:
+    document = yaml.safe_load(stack_file("prod").read_text())
+    document["config"]["data-platform:adminAccess"] = {
+        **document["config"].get("data-platform:adminAccess", {}),
+        "kafka": {"host": "kafka-admin.ops.example", "port": 19092},
+    }
+    path = Path(directory) / "Pulumi.prod.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return render_stack("prod", config_file=path)
+
+
+def test_a_fixed_admin_host_is_advertised_as_is_and_verified(tmp_path: Path) -> None:
+    render = _fixed_admin_render(str(tmp_path))
+    balancers = [
+        r["name"]
+        for r in render.of_type("kubernetes:core/v1:Service")
+        if r["inputs"]["spec"].get("type") == "LoadBalancer"
+    ]
+    assert "dp-prod-kafka-broker-admin" not in balancers  # the address exists already
+    config = {
+        o["metadata"]["name"]: o for o in kubernetes_objects(render) if o["kind"] == "ConfigMap"
+    }
+    broker = javaproperties.loads(config["kafka-broker-config"]["data"][BROKER_FILES.format(1)])
+    assert broker["advertised.listeners"].endswith(",ADMIN://kafka-admin.ops.example:19092")
+    secret = {o["metadata"]["name"]: o for o in kubernetes_objects(render) if o["kind"] == "Secret"}
+    assert "etc-kafka-secrets-admin-host" not in secret["kafka-broker-secrets"]["stringData"]
+    [provider] = render.of_type("pulumi:providers:kafka")
+    assert provider["inputs"]["bootstrapServers"] == '["kafka-admin.ops.example:19092"]'
+    assert provider["inputs"]["skipTlsVerify"] == "false"  # the name is in the certificate
+    [cert] = [
+        c for c in render.of_type("tls:index/selfSignedCert:SelfSignedCert") if "kafka" in c["name"]
+    ]
+    assert "kafka-admin.ops.example" in cert["inputs"]["dnsNames"]
+
+
+@pytest.mark.parametrize("host", ["10.1.2.3", "internal-lb.example.com", "fd00::1"])
+def test_load_balancer_addresses_reach_the_start_script_as_they_are(host: str) -> None:
+    assert checked_host(host) == host
+
+
+@pytest.mark.parametrize("host", ["", "a|b", "x;rm -rf /", "$(id)", "a b", "-x"])
+def test_anything_a_shell_or_sed_would_read_is_refused(host: str) -> None:
+    with pytest.raises(ValueError, match="is not a host name or IP"):
+        checked_host(host)
