@@ -136,7 +136,18 @@ class Requirements:
 
 @dataclass(frozen=True, kw_only=True)
 class DatabaseAccess:
-    """A database and the login a consumer uses in it, as the producer granted them."""
+    """A database and the login a consumer uses in it, as the producer granted them.
+
+    When the server requires TLS, `ca_certificate` is the PEM its certificate is checked
+    against (the trust anchor: a self-signed server certificate is its own), and every
+    consumer connects with `sslmode=verify-full` and `sslrootcert=<that PEM as a file>`:
+    the connection is refused unless the server proves it holds a certificate issued by
+    that anchor for `endpoint.host`. `sslmode=require` would encrypt without checking
+    who answers (https://www.postgresql.org/docs/current/libpq-ssl.html, table
+    "SSL Mode Descriptions"; pgjdbc takes the same `sslmode`/`sslrootcert` parameters,
+    a PEM file included). A server that requires TLS must hand a certificate: a
+    consumer could only encrypt, never verify, without one (ValueError).
+    """
 
     peer: Peer
     endpoint: Endpoint
@@ -146,12 +157,21 @@ class DatabaseAccess:
     require_tls: bool
     ready: tuple[pulumi.Resource, ...]
     """What the consumer's pods wait for: the login and the database."""
+    ca_certificate: pulumi.Output[str] | None = None
+    """PEM the server's certificate is checked against; None when the server has no TLS."""
 
-    @property
-    def jdbc_url(self) -> str:
-        """`jdbc:postgresql://host:port/db` (`sslmode=require` when the server demands TLS)."""
-        query = "?sslmode=require" if self.require_tls else ""
-        return f"jdbc:postgresql://{self.endpoint.address}/{self.database}{query}"
+    def __post_init__(self) -> None:
+        if self.require_tls and self.ca_certificate is None:
+            raise ValueError("a server that requires TLS must hand consumers its CA certificate")
+        if not self.require_tls and self.ca_certificate is not None:
+            raise ValueError("a CA certificate was handed for a server without TLS")
+
+    def ssl_params(self, ca_file: str) -> dict[str, str]:
+        """libpq/pgjdbc TLS parameters: `sslmode=verify-full` and `sslrootcert=ca_file`
+        (where the consumer mounts `ca_certificate`) with TLS, else `sslmode=disable`."""
+        if self.ca_certificate is None:
+            return {"sslmode": "disable"}
+        return {"sslmode": "verify-full", "sslrootcert": ca_file}
 
 
 @dataclass(frozen=True, kw_only=True)

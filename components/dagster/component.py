@@ -24,6 +24,8 @@ from components.contracts import DatabaseAccess
 from components.dagster.files import (
     DAGSTER_HOME,
     PGPASS_SECRET,
+    POSTGRES_CA_FILE,
+    POSTGRES_CA_SECRET,
     RUNTIME_DIR,
     SCRATCH_DIR,
     SECRET_DIR,
@@ -83,12 +85,14 @@ class Dagster(pulumi.ComponentResource):
     ) -> None:
         super().__init__("dataplatform:pipelines:Dagster", name, None, flowing_options(opts))
         self._stack, self._settings, self._runtime = stack, settings, runtime
+        verify = database.ca_certificate is not None
         storage = PostgresConnection(
             host=database.endpoint.host,
             port=database.endpoint.port,
             database=database.database,
             username=database.user,
-            sslmode="require" if database.require_tls else "disable",
+            sslmode="verify-full" if verify else "disable",
+            sslrootcert=POSTGRES_CA_FILE if verify else None,
         )
         pgpass = SecretFile(
             path=PGPASS_SECRET,
@@ -96,7 +100,12 @@ class Dagster(pulumi.ComponentResource):
                 database.password.apply(lambda password: pgpass_line(storage, password))
             ),
         )
-        instance = self._instance(storage, pgpass, database, user_code)
+        database_ca = (
+            (SecretFile(path=POSTGRES_CA_SECRET, content=database.ca_certificate),)
+            if database.ca_certificate is not None
+            else ()
+        )
+        instance = self._instance(storage, (pgpass, *database_ca), database, user_code)
         after = tuple(database.ready)
         for location in settings.code_locations:
             runtime.deploy(
@@ -126,19 +135,21 @@ class Dagster(pulumi.ComponentResource):
     def _instance(
         self,
         storage: PostgresConnection,
-        pgpass: SecretFile,
+        database_files: tuple[SecretFile, ...],
         database: DatabaseAccess,
         user_code: UserCodeAccess,
     ) -> Instance:
-        """The shared files (`dagster.yaml`, `workspace.yaml`) and user code's env and files."""
+        """The shared files (`dagster.yaml`, `workspace.yaml`) and user code's env and files;
+        `database_files`: the password file, then the server's trust anchor (with TLS)."""
+        pgpass, *database_ca = database_files
         settings = self._settings
         code_files = user_code_secret_files(user_code, secret_dir=SECRET_DIR)
         hosts = {
             location.name: self._runtime.internal_host(location_identity(settings, location))
             for location in settings.code_locations
         }
-        run_files = self._run_files(user_code, pgpass)
-        launcher = self._launcher(user_code, (pgpass, *code_files))
+        run_files = self._run_files(user_code, database_files)
+        launcher = self._launcher(user_code, (*database_files, *code_files))
         self.dagster_yaml = dagster_yaml(settings, storage=storage, launcher=launcher)
         self.workspace_yaml = workspace_yaml(settings, hosts)
         peers = [user_code.s3.peer]
@@ -149,6 +160,7 @@ class Dagster(pulumi.ComponentResource):
                 ConfigFile(path=WORKSPACE_FILE, content=self.workspace_yaml),
             ),
             pgpass=pgpass,
+            database_ca=tuple(database_ca),
             database=database.peer.connection(),
             user_code_env=user_code_env(user_code, secret_dir=SECRET_DIR),
             user_code_files=code_files,
@@ -156,17 +168,23 @@ class Dagster(pulumi.ComponentResource):
             run_files=run_files,
         )
 
-    def _run_files(self, user_code: UserCodeAccess, pgpass: SecretFile) -> tuple[SecretFile, ...]:
+    def _run_files(
+        self, user_code: UserCodeAccess, database_files: Sequence[SecretFile]
+    ) -> tuple[SecretFile, ...]:
         """Docker: what the daemon stages for its run containers, which find it at
-        `RUNTIME_DIR` (the password file and user code's files, rendered for that path).
-        Kubernetes run pods mount a code location's Secret instead: none."""
+        `RUNTIME_DIR` (the password file, the database's trust anchor and user code's
+        files, rendered for that path). Kubernetes run pods mount a code location's
+        Secret instead: none."""
         if self._kubernetes:
             return ()
-        staged = SecretFile(path=f"{RUN_SECRETS_SOURCE}/pgpass", content=pgpass.content)
+        staged = tuple(
+            SecretFile(path=f"{RUN_SECRETS_SOURCE}/{posixpath.basename(f.path)}", content=f.content)
+            for f in database_files
+        )
         files = user_code_secret_files(
             user_code, secret_dir=RUNTIME_DIR, place_in=RUN_SECRETS_SOURCE
         )
-        return (staged, *files)
+        return (*staged, *files)
 
     def _launcher(self, user_code: UserCodeAccess, run_files: Sequence[SecretFile]) -> RunLauncher:
         """The target's run launcher: runs get user code's env and files, and the labels
@@ -187,6 +205,7 @@ class Dagster(pulumi.ComponentResource):
                 init_image=settings.image,
                 env_vars=_run_env(env),
                 labels=run_labels,
+                postgres_ca=any(f.path == POSTGRES_CA_SECRET for f in run_files),
             )
         assert isinstance(self._runtime, DockerRuntime)
         daemon = identity(settings, "daemon").name

@@ -35,6 +35,12 @@ PGPASS_SECRET = f"{SECRET_DIR}/pgpass"
 RUNTIME_DIR = "/run/dagster"
 """A per-container tmpfs/emptyDir: the 0600 copy of the password file lives here."""
 PGPASS_FILE = f"{RUNTIME_DIR}/pgpass"
+POSTGRES_CA_NAME = "postgres-ca.crt"
+POSTGRES_CA_SECRET = f"{SECRET_DIR}/{POSTGRES_CA_NAME}"
+POSTGRES_CA_FILE = f"{RUNTIME_DIR}/{POSTGRES_CA_NAME}"
+"""The PostgreSQL server's trust anchor (`sslrootcert`): copied beside the password file,
+so every process, run containers included (they see only `RUNTIME_DIR`), finds it at one
+path that `dagster.yaml` names."""
 SCRATCH_DIR = "/tmp/dagster"
 WEBSERVER_PORT = 3000
 SOCKET_PROXY_PORT = 2375
@@ -89,6 +95,8 @@ class DockerLauncher:
 class KubernetesLauncher:
     """`K8sRunLauncher`: one Job per run in `job_namespace`.
 
+    `postgres_ca`: the Secret also holds the PostgreSQL server's trust anchor (key
+    `POSTGRES_CA_NAME`), which the run's init container copies to `POSTGRES_CA_FILE`.
     `service_account_name` is the RUN pods' account (no Role, no token); the Role of
     `run_launcher_role_rules` binds to the daemon's account (it launches, monitors and
     terminates runs), `run_terminator_role_rules` to the webserver's (the UI's Terminate).
@@ -109,6 +117,7 @@ class KubernetesLauncher:
     env_vars: tuple[str, ...] = ()
     secret_items: Mapping[str, str] = field(default_factory=dict)
     labels: Mapping[str, str] = field(default_factory=dict)
+    postgres_ca: bool = False
 
 
 RunLauncher = DockerLauncher | KubernetesLauncher
@@ -312,7 +321,11 @@ def k8s_run_config(settings: DagsterSettings, launcher: KubernetesLauncher) -> d
     copy = {
         "name": "pgpass",
         "image": launcher.init_image,
-        "command": ["sh", "-c", pgpass_copy_command()],
+        "command": [
+            "sh",
+            "-c",
+            pgpass_copy_command(ca_source=POSTGRES_CA_SECRET if launcher.postgres_ca else None),
+        ],
         "security_context": _restricted_container(),
         "resources": _k8s_resources(INIT_RESOURCES),
         "volume_mounts": [
@@ -402,13 +415,23 @@ def daemon_command(*, workspace: str = WORKSPACE_FILE) -> list[str]:
     return ["dagster-daemon", "run", "-w", workspace]
 
 
-def pgpass_copy_command(*, source: str = PGPASS_SECRET, target: str = PGPASS_FILE) -> str:
-    """Shell that copies the secret password file to a private 0600 file owned by the caller.
+def pgpass_copy_command(
+    *,
+    source: str = PGPASS_SECRET,
+    target: str = PGPASS_FILE,
+    ca_source: str | None = None,
+    ca_target: str = POSTGRES_CA_FILE,
+) -> str:
+    """Shell that copies the secret password file to a private 0600 file owned by the caller
+    (and, given `ca_source`, the database's trust anchor to `ca_target` beside it).
 
     A Secret volume delivers files root-owned and group-readable; libpq refuses a password
     file with group or world access, so each process gets its own copy on a tmpfs.
     """
-    return f"umask 077 && cat {shlex.quote(source)} > {shlex.quote(target)}"
+    command = f"umask 077 && cat {shlex.quote(source)} > {shlex.quote(target)}"
+    if ca_source is not None:
+        command += f" && cat {shlex.quote(ca_source)} > {shlex.quote(ca_target)}"
+    return command
 
 
 def start_script(command: Sequence[str], **paths: str) -> list[str]:

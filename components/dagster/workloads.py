@@ -20,6 +20,7 @@ from components.common import ResourceSettings, image_version
 from components.dagster.files import (
     DAGSTER_HOME,
     GRPC_PORT,
+    POSTGRES_CA_SECRET,
     RUNTIME_DIR,
     SCRATCH_DIR,
     SOCKET_PROXY_PORT,
@@ -69,18 +70,28 @@ class Instance:
     """What every Dagster process of a stack shares: its files and the peers it opens.
 
     `files`: `dagster.yaml` and `workspace.yaml` (config); `pgpass`: the password file
-    (secret); `database`: the PostgreSQL peer; `user_code`: the env, secret files and
-    peers of user code (code servers and runs).
+    (secret); `database_ca`: the PostgreSQL server's trust anchor (none without TLS);
+    `database`: the PostgreSQL peer; `user_code`: the env, secret files and peers of user
+    code (code servers and runs).
     """
 
     files: tuple[ConfigFile, ...]
     pgpass: SecretFile
+    database_ca: tuple[SecretFile, ...] = ()
     database: Connection
     user_code_env: Mapping[str, str]
     user_code_files: tuple[SecretFile, ...]
     run_files: tuple[SecretFile, ...] = ()
     """Docker: the runs' pgpass and user-code files, placed in `RUN_SECRETS_SOURCE`."""
     user_code_peers: tuple[Connection, ...]
+
+
+def instance_start(instance: Instance, command: list[str]) -> tuple[str, ...]:
+    """`start_script` of `command`: the password file's copy, and the database's trust
+    anchor's where the instance has one (`dagster.yaml` names the copy)."""
+    if instance.database_ca:
+        return tuple(start_script(command, ca_source=POSTGRES_CA_SECRET))
+    return tuple(start_script(command))
 
 
 def identity(
@@ -194,10 +205,10 @@ def webserver_workload(
                 admin_host_port=settings.webserver.admin_host_port,
             ),
         ),
-        command=tuple(start_script(webserver_command())),
+        command=instance_start(instance, webserver_command()),
         env=_env(),
         config_files=instance.files,
-        secret_files=(instance.pgpass,),
+        secret_files=(instance.pgpass, *instance.database_ca),
         scratch=_scratch(),
         connections=(instance.database, *_locations(settings)),
         resources=settings.webserver.resources.to_resources(),
@@ -227,10 +238,10 @@ def daemon_workload(
         kind=WorkloadKind.STATELESS,
         image=settings.image,
         ports=(),
-        command=tuple(start_script(daemon_command())),
+        command=instance_start(instance, daemon_command()),
         env=_env(),
         config_files=instance.files,
-        secret_files=(instance.pgpass,),
+        secret_files=(instance.pgpass, *instance.database_ca),
         scratch=_scratch(),
         connections=(instance.database, *_locations(settings)),
         resources=settings.daemon.resources.to_resources(),
@@ -259,7 +270,7 @@ def daemon_workload(
         base,
         env=_env({"DOCKER_HOST": f"tcp://{proxy_host}:{SOCKET_PROXY_PORT}"}),
         # Run containers read their files from the staged volume, never from the daemon.
-        secret_files=(instance.pgpass, *instance.run_files),
+        secret_files=(instance.pgpass, *instance.database_ca, *instance.run_files),
         data_classification="restricted",  # the staged volume holds credentials
         volumes=(Volume(name=RUN_SECRETS_VOLUME, mount_path=RUN_SECRETS_STAGING, size="1Mi"),),
         init=(InitStep(name="stage-run-secrets", command=("sh", "-c", stage)),),
@@ -280,10 +291,10 @@ def location_workload(
         kind=WorkloadKind.STATELESS,
         image=location.image,
         ports=(Port(name="grpc", container_port=GRPC_PORT),),
-        command=tuple(start_script(grpc_command(location))),
+        command=instance_start(instance, grpc_command(location)),
         env=_env({**instance.user_code_env, "DAGSTER_CURRENT_IMAGE": location.image}),
         config_files=tuple(f for f in instance.files if f.path != WORKSPACE_FILE),
-        secret_files=(instance.pgpass, *instance.user_code_files),
+        secret_files=(instance.pgpass, *instance.database_ca, *instance.user_code_files),
         scratch=_scratch(),
         connections=(instance.database, *instance.user_code_peers),
         resources=location.resources.to_resources(),

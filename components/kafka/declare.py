@@ -64,7 +64,9 @@ class KafkaTopic(pulumi.ComponentResource):
                 parent=self, provider=provider, depends_on=list(after), protect=protect
             ),
         )
-        self.register_outputs({"classification": facts["classification"], "owner": declared.owner})
+        # What the engine records for a component is its registered outputs: the facts the
+        # policy pack reads (topic, classification, owner) must be among them.
+        self.register_outputs({key: facts[key] for key in ("topic", "classification", "owner")})
 
 
 def declare_principal(

@@ -22,6 +22,7 @@ from components.marquez.settings import MarquezSettings
 from components.marquez.workloads import (
     api_identity,
     api_workload,
+    database_ca_file,
     database_endpoint,
     web_workload,
 )
@@ -63,6 +64,7 @@ class Marquez(pulumi.ComponentResource):
                 db=database_endpoint(database),
                 password=database.password,
                 database_peer=database.peer.connection(),
+                database_ca=database_ca_file(database),
             ),
             parent=self,
             after=database.ready,

@@ -50,6 +50,7 @@ ENTRYPOINT = f"{APP_DIR}/entrypoint.sh"
 CONFIG_FILE = "/etc/marquez/marquez.yml"
 SECRET_DIR = "/var/run/secrets/marquez"
 PASSWORD_FILE = f"{SECRET_DIR}/postgres-password"
+DATABASE_CA_FILE = f"{SECRET_DIR}/postgres-ca.crt"
 PASSWORD_VARIABLE = "POSTGRES_PASSWORD"
 FLYWAY_CONNECT_RETRIES = 10  # the database may start after the API; Flyway waits ~1 s apart
 

@@ -31,6 +31,7 @@ from components.marquez.files import (
     ADMIN_PORT,
     API_PORT,
     CONFIG_FILE,
+    DATABASE_CA_FILE,
     HEALTH_PATH,
     PASSWORD_FILE,
     WEB_PORT,
@@ -77,16 +78,26 @@ def web_identity(settings: MarquezSettings) -> WorkloadIdentity:
 def database_endpoint(access: DatabaseAccess) -> PostgresEndpoint:
     """Marquez's JDBC target from the database producer's grant.
 
-    TLS when the server requires it (`sslmode=require`: encrypted; the contract carries no
-    CA to verify the server with, docs/marquez.md), else `disable` (the server offers none).
+    With TLS, pgjdbc verifies the server's certificate and host name (`verify-full`)
+    against the server's trust anchor, mounted at `DATABASE_CA_FILE`
+    (`database_ca_file`); else `disable` (the server offers none).
     """
+    verify = access.ca_certificate is not None
     return PostgresEndpoint(
         host=access.endpoint.host,
         port=access.endpoint.port,
         database=access.database,
         user=access.user,
-        sslmode="require" if access.require_tls else "disable",
+        sslmode="verify-full" if verify else "disable",
+        sslrootcert=DATABASE_CA_FILE if verify else None,
     )
+
+
+def database_ca_file(access: DatabaseAccess) -> tuple[SecretFile, ...]:
+    """The server's trust anchor as the file `database_endpoint` names (none without TLS)."""
+    if access.ca_certificate is None:
+        return ()
+    return (SecretFile(path=DATABASE_CA_FILE, content=access.ca_certificate),)
 
 
 def _http_check(tool: tuple[str, ...], port: int, path: str) -> tuple[str, ...]:
@@ -116,8 +127,10 @@ def api_workload(
     db: PostgresEndpoint,
     password: pulumi.Output[str],
     database_peer: Connection,
+    database_ca: tuple[SecretFile, ...] = (),
 ) -> Workload:
-    """The API: `marquez.yml` as a config file, the password as a secret file, one peer."""
+    """The API: `marquez.yml` as a config file, the password (and the database's trust
+    anchor, `database_ca_file`) as secret files, one peer."""
     return Workload(
         identity=api_identity(settings),
         kind=WorkloadKind.STATELESS,
@@ -129,7 +142,10 @@ def api_workload(
         command=tuple(api_start_script()),
         env={"JAVA_OPTS": JAVA_OPTS},
         config_files=(ConfigFile(path=CONFIG_FILE, content=marquez_yml(settings, db)),),
-        secret_files=(SecretFile(path=PASSWORD_FILE, content=pulumi.Output.secret(password)),),
+        secret_files=(
+            SecretFile(path=PASSWORD_FILE, content=pulumi.Output.secret(password)),
+            *database_ca,
+        ),
         scratch=(ScratchDir(name="tmp", mount_path="/tmp", size_limit="256Mi"),),
         connections=(database_peer,),
         resources=settings.api_resources.to_resources(),

@@ -24,6 +24,7 @@ from components.contracts import DatabaseAccess, Peer, Requirements
 from components.options import flowing_options
 from components.postgres.consumers import effective_access, served
 from components.postgres.declare import declare_plan, spec_name
+from components.postgres.paths import JOB_CA_FILE
 from components.postgres.plan import AccessPlan, GrantSpec, access_plan
 from components.postgres.scram import scram_salt, scram_sha256_verifier
 from components.postgres.server_config import CertificateSource
@@ -108,6 +109,7 @@ class Postgres(pulumi.ComponentResource):
         """The server workload and the way in to it from where `pulumi up` runs (made by
         the same deploy); sets `endpoint`."""
         certificate = self._certificate(admin)
+        self._trust_anchor = self._anchor(certificate)
         workload = server_workload(
             self._identity,
             self._settings,
@@ -157,6 +159,17 @@ class Postgres(pulumi.ComponentResource):
             after=address.ready,
         )
 
+    def _anchor(self, certificate: ServerCertificate | None) -> pulumi.Output[str] | None:
+        """What consumers check the server's certificate against (None without TLS): the
+        CA of stack config key `caConfigKey` when set, else the certificate itself (the
+        generated one is self-signed; a configured one without a CA must be too)."""
+        if certificate is None:
+            return None
+        ca_key = self._settings.tls.ca_config_key
+        if ca_key is None:
+            return certificate.cert_pem
+        return pulumi.Config().require_secret(ca_key)
+
     def _certificate(self, admin: AdminEndpoint | None) -> ServerCertificate | None:
         """The server certificate when TLS is required: from secret stack config, or
         generated for the in-platform host names and the fixed admin host."""
@@ -184,7 +197,12 @@ class Postgres(pulumi.ComponentResource):
         return Peer.of(self._identity, self.endpoint.port)
 
     def database_access(self, consumer: str, *, database: str, login: str) -> DatabaseAccess:
-        """`consumer`'s access to `database` as `login`; KeyError if neither was declared."""
+        """`consumer`'s access to `database` as `login`; KeyError if neither was declared.
+
+        With TLS, `ca_certificate` is the server's trust anchor (`_anchor`): consumers
+        connect with `sslmode=verify-full` to `endpoint.host`, which the generated
+        certificate names (`_certificate`).
+        """
         if database not in self.databases or login not in self._passwords:
             raise KeyError(f"{consumer} did not require database {database!r} as {login!r}")
         return DatabaseAccess(
@@ -194,6 +212,7 @@ class Postgres(pulumi.ComponentResource):
             user=login,
             password=self._passwords[login],
             require_tls=self._settings.tls.required,
+            ca_certificate=self._trust_anchor,
             ready=tuple(self.ready_for(databases=[database], logins=[login])),
         )
 
@@ -228,16 +247,18 @@ class Postgres(pulumi.ComponentResource):
         idempotent (`IF NOT EXISTS`): the job runs again whenever they change. The login's
         password reaches psql from a secret file, through the process env only; the job
         runs in the server's image (psql) with its non-root identity, and waits for the
-        login, the database and the login's grants there. Raises KeyError for an
-        undeclared login or database.
+        login, the database and the login's grants there. With TLS, psql verifies the
+        server (`sslmode=verify-full`) against its trust anchor, mounted as a file.
+        Raises KeyError for an undeclared login or database.
         """
         if database not in self.databases:
             raise KeyError(f"no database {database!r} declared")
-        sslmode = "require" if self._settings.tls.required else "disable"
+        access = self.database_access(job, database=database, login=login)
+        ssl = " ".join(f"{k}={v}" for k, v in access.ssl_params(JOB_CA_FILE).items())
         conninfo = (
             f"host={self.endpoint.host} "
             f"port={self.endpoint.port} dbname={database} user={login} "
-            f"sslmode={sslmode} application_name={job}"
+            f"{ssl} application_name={job}"
         )
         workload = sql_job_workload(
             self._identity,
@@ -246,6 +267,7 @@ class Postgres(pulumi.ComponentResource):
             conninfo=conninfo,
             statements=statements,
             password=self._passwords[login],
+            ca_certificate=access.ca_certificate,
         )
         deployed = self._runtime.deploy(
             workload, parent=self, after=self.ready_for(databases=[database], logins=[login])

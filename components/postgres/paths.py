@@ -21,6 +21,7 @@ KEY_SOURCE = f"{SECRET_DIR}/tls.key"
 KEY_FILE = f"{SOCKET_DIR}/tls.key"
 JOB_SQL_FILE = "/etc/postgresql/job/statements.sql"
 JOB_PASSWORD_FILE = "/etc/postgresql/job-secrets/password"
+JOB_CA_FILE = "/etc/postgresql/job-secrets/server-ca.crt"
 CONTAINER_PATHS = ServerPaths(hba_file=f"{CONFIG_DIR}/pg_hba.conf", socket_dir=SOCKET_DIR)
 
 

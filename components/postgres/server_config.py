@@ -106,12 +106,21 @@ ConfigKey = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9]*$")]
 
 class TlsSettings(SettingsModel):
     """Client TLS: when required, pg_hba admits `hostssl` only; the certificate is generated
-    (components/tls.py) or read from the secret stack config keys named here."""
+    (components/tls.py) or read from the secret stack config keys named here.
+
+    Consumers verify the server (`sslmode=verify-full`) against a trust anchor: the
+    generated certificate is self-signed, its own anchor. A configured certificate is
+    its own anchor too unless `caConfigKey` names the stack config key holding the PEM
+    of the CA that issued it (a CA-signed leaf: libpq's `sslrootcert` must hold the
+    root the chain ends in). Either way the certificate must name the server's
+    in-platform host (and the admin host, for the operator's own checks).
+    """
 
     required: bool = True
     certificate: CertificateSource = CertificateSource.GENERATED
     cert_config_key: ConfigKey | None = None
     key_config_key: ConfigKey | None = None
+    ca_config_key: ConfigKey | None = None
 
     @model_validator(mode="after")
     def _keys_when_configured(self) -> Self:
@@ -119,9 +128,9 @@ class TlsSettings(SettingsModel):
         has_keys = self.cert_config_key is not None and self.key_config_key is not None
         if configured and not has_keys:
             raise ValueError("certificate 'configured' needs certConfigKey and keyConfigKey")
-        if not configured and (self.cert_config_key or self.key_config_key):
+        if not configured and (self.cert_config_key or self.key_config_key or self.ca_config_key):
             raise ValueError(
-                "certConfigKey/keyConfigKey are only used with certificate 'configured'"
+                "certConfigKey/keyConfigKey/caConfigKey are only used with certificate 'configured'"
             )
         return self
 

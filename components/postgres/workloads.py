@@ -15,6 +15,7 @@ from components.postgres.paths import (
     CERT_FILE,
     CONFIG_DIR,
     DATA_MOUNT,
+    JOB_CA_FILE,
     JOB_PASSWORD_FILE,
     JOB_SQL_FILE,
     KEY_SOURCE,
@@ -113,9 +114,14 @@ def sql_job_workload(
     conninfo: str,
     statements: Sequence[str],
     password: pulumi.Output[str],
+    ca_certificate: pulumi.Output[str] | None = None,
 ) -> Workload:
     """A job named `job` applying `statements` (each terminated by `;`) over `conninfo`
-    with `password` from a secret file; it may open only the server's port."""
+    with `password` from a secret file (and the server's trust anchor at `JOB_CA_FILE`
+    when given, for `sslrootcert`); it may open only the server's port."""
+    secret_files = [SecretFile(path=JOB_PASSWORD_FILE, content=password)]
+    if ca_certificate is not None:
+        secret_files.append(SecretFile(path=JOB_CA_FILE, content=ca_certificate))
     return Workload(
         identity=WorkloadIdentity(service=server.service, component=job, version=server.version),
         kind=WorkloadKind.JOB,
@@ -126,7 +132,7 @@ def sql_job_workload(
         config_files=(
             ConfigFile(path=JOB_SQL_FILE, content="".join(f"{st};\n" for st in statements)),
         ),
-        secret_files=(SecretFile(path=JOB_PASSWORD_FILE, content=password),),
+        secret_files=tuple(secret_files),
         scratch=(ScratchDir(name="tmp", mount_path="/tmp", size_limit="16Mi"),),
         connections=(
             Connection(service=server.service, component=server.component, port=DEFAULT_PORT),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.runtime.workload import Connection, Endpoint
+from components.trino.files import POSTGRES_CA_FILE
 
 LAKE_DATABASE = "iceberg"
 WAREHOUSE_DATABASE = "warehouse"
@@ -58,13 +59,24 @@ class JdbcConnection:
     user: pulumi.Input[str]
     password: pulumi.Output[str]
     peer: Connection
-    require_tls: bool = False
+    ca_certificate: pulumi.Output[str] | None = None
+    """PEM the server's certificate is checked against (None: the server has no TLS)."""
+    ca_file: str = POSTGRES_CA_FILE
+    """Where the node finds `ca_certificate` (a secret file beside the catalogs)."""
 
     @property
     def url(self) -> str:
-        """The JDBC URL of the database (`sslmode=require` when the server demands TLS)."""
-        query = "?sslmode=require" if self.require_tls else ""
-        return f"jdbc:postgresql://{self.endpoint.address}/{self.database}{query}"
+        """The JDBC URL of the database (`jdbc_url`; verified when the server has TLS)."""
+        ca_file = self.ca_file if self.ca_certificate is not None else None
+        return jdbc_url(self.endpoint, self.database, ca_file=ca_file)
+
+
+def jdbc_url(endpoint: Endpoint, database: str, *, ca_file: str | None) -> str:
+    """`jdbc:postgresql://host:port/database`; given `ca_file`, pgjdbc verifies the server's
+    certificate and host name (`sslmode=verify-full`) against the PEM there
+    (`sslrootcert`; https://jdbc.postgresql.org/documentation/ssl/). None: no TLS."""
+    query = f"?sslmode=verify-full&sslrootcert={ca_file}" if ca_file is not None else ""
+    return f"jdbc:postgresql://{endpoint.address}/{database}{query}"
 
 
 @dataclass(frozen=True, kw_only=True)

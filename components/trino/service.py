@@ -34,7 +34,7 @@ def _jdbc(access: DatabaseAccess) -> JdbcConnection:
         user=access.user,
         password=access.password,
         peer=access.peer.connection(),
-        require_tls=access.require_tls,
+        ca_certificate=access.ca_certificate,
     )
 
 

@@ -126,7 +126,8 @@ def catalog_files(
     warehouse: JdbcConnection,
     region: str,
 ) -> tuple[SecretFile, ...]:
-    """The two catalogs as secret files: each carries its JDBC (and S3) credentials."""
+    """The two catalogs as secret files (each carries its JDBC and S3 credentials) and
+    the PostgreSQL server's trust anchor their JDBC URLs verify the server against."""
     lake = pulumi.Output.all(iceberg.user, iceberg.password, s3.access_key, s3.secret_key).apply(
         lambda v: render_lake_catalog(
             jdbc_url=iceberg.url,
@@ -143,13 +144,23 @@ def catalog_files(
             jdbc_url=warehouse.url, jdbc=Login(user=v[0], password=v[1])
         )
     )
-    return (
+    files = (
         SecretFile(path=f"{CATALOG_DIR}/lake.properties", content=pulumi.Output.secret(lake)),
         SecretFile(
             path=f"{CATALOG_DIR}/warehouse.properties",
             content=pulumi.Output.secret(warehouse_catalog),
         ),
     )
+    return files + database_ca_files(iceberg, warehouse)
+
+
+def database_ca_files(*connections: JdbcConnection) -> tuple[SecretFile, ...]:
+    """The PostgreSQL trust anchor(s) the catalogs' JDBC URLs name, one file per path."""
+    found: dict[str, pulumi.Output[str]] = {}
+    for connection in connections:
+        if connection.ca_certificate is not None:
+            found.setdefault(connection.ca_file, connection.ca_certificate)
+    return tuple(SecretFile(path=path, content=ca) for path, ca in found.items())
 
 
 def kafka_client_files(stream: StreamConnection) -> tuple[SecretFile, ...]:

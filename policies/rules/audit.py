@@ -11,13 +11,13 @@ import re
 from typing import Any
 
 from pulumi_policy import (
-    EnforcementLevel,
-    PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
     Severity,
 )
+
+from rules.declare import mandatory_policy
 
 from . import wire
 
@@ -114,15 +114,14 @@ def validate_tls(args: ResourceValidationArgs, report: ReportViolation) -> None:
 def _policy(
     name: str, description: str, validate: Any, schema: dict[str, dict[str, Any]], remediation: str
 ) -> ResourceValidationPolicy:
-    return ResourceValidationPolicy(
-        name=name,
-        description=description,
-        validate=validate,
-        enforcement_level=EnforcementLevel.MANDATORY,
+    return mandatory_policy(
+        name,
+        description,
+        validate,
         severity=Severity.HIGH,
-        config_schema=PolicyConfigSchema(properties=schema),
-        remediation_steps=remediation,
-        tags=["audit", "postgresql"],
+        remediation=remediation,
+        tags=("audit", "postgresql"),
+        schema=schema,
     )
 
 

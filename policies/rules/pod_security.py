@@ -15,12 +15,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from pulumi_policy import (
-    EnforcementLevel,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
     Severity,
 )
+
+from rules.declare import mandatory_policy
 
 from . import wire
 
@@ -262,14 +263,13 @@ def validate_read_only_root(args: ResourceValidationArgs, report: ReportViolatio
 def _policy(
     name: str, description: str, validate: Any, severity: Severity, remediation: str
 ) -> ResourceValidationPolicy:
-    return ResourceValidationPolicy(
-        name=name,
-        description=description,
-        validate=validate,
-        enforcement_level=EnforcementLevel.MANDATORY,
+    return mandatory_policy(
+        name,
+        description,
+        validate,
         severity=severity,
-        remediation_steps=remediation,
-        tags=["pod-security", "restricted"],
+        remediation=remediation,
+        tags=("pod-security", "restricted"),
     )
 
 

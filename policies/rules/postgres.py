@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from pulumi_policy import (
-    EnforcementLevel,
-    PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
     Severity,
 )
+
+from rules.declare import mandatory_policy
 
 from . import audit, wire
 
@@ -348,15 +348,14 @@ def _policy(
     remediation: str,
     severity: Severity,
 ) -> ResourceValidationPolicy:
-    return ResourceValidationPolicy(
-        name=name,
-        description=description,
-        validate=validate,
-        enforcement_level=EnforcementLevel.MANDATORY,
+    return mandatory_policy(
+        name,
+        description,
+        validate,
         severity=severity,
-        config_schema=PolicyConfigSchema(properties=schema) if schema else None,
-        remediation_steps=remediation,
-        tags=["postgresql"],
+        remediation=remediation,
+        tags=("postgresql",),
+        schema=schema,
     )
 
 

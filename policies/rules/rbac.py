@@ -27,6 +27,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from rules.declare import mandatory_policy
+
 from . import wire
 from .images import parse_image
 
@@ -425,14 +427,13 @@ def validate_api_tokens(args: StackValidationArgs, report: ReportViolation) -> N
 def _policy(
     name: str, description: str, validate: Any, severity: Severity, remediation: str
 ) -> ResourceValidationPolicy:
-    return ResourceValidationPolicy(
-        name=name,
-        description=description,
-        validate=validate,
-        enforcement_level=EnforcementLevel.MANDATORY,
+    return mandatory_policy(
+        name,
+        description,
+        validate,
         severity=severity,
-        remediation_steps=remediation,
-        tags=["kubernetes", "rbac"],
+        remediation=remediation,
+        tags=("kubernetes", "rbac"),
     )
 
 

@@ -29,6 +29,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
+from rules.declare import mandatory_policy
+
 from . import kafka_config, wire
 from .kafka_config import KafkaConfig
 from .ownership import CLASSIFICATION_SCHEMA
@@ -393,15 +395,14 @@ def _policy(
     remediation: str,
     schema: dict[str, dict[str, Any]] | None,
 ) -> ResourceValidationPolicy:
-    return ResourceValidationPolicy(
-        name=name,
-        description=description,
-        validate=validate,
-        enforcement_level=EnforcementLevel.MANDATORY,
+    return mandatory_policy(
+        name,
+        description,
+        validate,
         severity=severity,
-        remediation_steps=remediation,
-        config_schema=PolicyConfigSchema(properties=schema) if schema else None,
-        tags=["kafka"],
+        remediation=remediation,
+        tags=("kafka",),
+        schema=schema,
     )
 
 

@@ -23,13 +23,13 @@ import re
 from typing import Any
 
 from pulumi_policy import (
-    EnforcementLevel,
-    PolicyConfigSchema,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
     Severity,
 )
+
+from rules.declare import mandatory_policy
 
 from . import wire
 
@@ -317,15 +317,14 @@ def _policy(
     remediation: str,
     schema: dict[str, dict[str, Any]] = SCHEMA,
 ) -> ResourceValidationPolicy:
-    return ResourceValidationPolicy(
-        name=name,
-        description=description,
-        validate=validate,
-        enforcement_level=EnforcementLevel.MANDATORY,
+    return mandatory_policy(
+        name,
+        description,
+        validate,
         severity=severity,
-        remediation_steps=remediation,
-        config_schema=PolicyConfigSchema(properties=schema),
-        tags=["network", "tls", "secrets"],
+        remediation=remediation,
+        tags=("network", "tls", "secrets"),
+        schema=schema,
     )
 
 

@@ -10,7 +10,9 @@ run through its start script (which copies the password file).
 Loopback substitutions, all of them, in this one place (`on_loopback`, `without_engine`,
 `with_kubeconfig`), because nothing here runs inside a cluster or a Docker network:
 - storage: the PostgreSQL host becomes `localhost` and its port the throwaway cluster's;
-  the libpq `passfile` moves from `/run/dagster/pgpass` into the test's home;
+  the libpq `passfile` moves from `/run/dagster/pgpass` into the test's home, and so does
+  the `sslrootcert` copy (`/run/dagster/postgres-ca.crt`: it then holds the test server's
+  certificate, as the pods' holds the server's), so libpq verifies the test server;
 - the local artifact storage's scratch directory moves into the test's home;
 - workspace: each code location's server host becomes 127.0.0.1, with a free port each,
   and the rendered probes check those ports (`probe_on_loopback`);
@@ -311,6 +313,8 @@ class Loopback:
     passfile: Path
     scratch_dir: Path
     grpc_ports: Mapping[str, int]
+    postgres_ca: Path | None = None
+    """Where the server's certificate is (the rendered `sslrootcert`'s stand-in)."""
 
 
 def on_loopback(
@@ -323,6 +327,10 @@ def on_loopback(
     database["hostname"] = "localhost"
     database["port"] = loopback.postgres_port
     database["params"]["passfile"] = str(loopback.passfile)
+    if "sslrootcert" in database["params"]:
+        if loopback.postgres_ca is None:
+            raise ValueError("the rendered instance verifies the server: give its certificate")
+        database["params"]["sslrootcert"] = str(loopback.postgres_ca)
     instance["local_artifact_storage"]["config"]["base_dir"] = str(loopback.scratch_dir / "storage")
     workspace = copy.deepcopy(rendered.workspace)
     for entry in workspace["load_from"]:

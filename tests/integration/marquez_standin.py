@@ -5,8 +5,8 @@ The real `/usr/src/app/entrypoint.sh` runs `java -jar marquez-*.jar server $MARQ
 (`${VAR}` replaced from the environment in the YAML text before parsing; an undefined
 variable is left as written), builds its data source from the `db` block and lets Flyway
 migrate. Marquez's jar cannot be fetched here (docs/marquez.md), so this script does the
-same reading and logs in with exactly what it read: host, port, database and `sslmode`
-from the JDBC URL, `user` and `password` from the block. It then does what the first
+same reading and logs in with exactly what it read: host, port, database, `sslmode` and
+`sslrootcert` (pgjdbc's and libpq's names agree) from the JDBC URL, `user` and `password` from the block. It then does what the first
 migrations do as that login (a table, an index, a plpgsql function, a materialized view,
 in `public`), drops them, and prints one JSON line: database, user, whether TLS is on.
 
@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg2
+import psycopg2.extensions
 import yaml
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -51,7 +52,8 @@ def connect(db: dict[str, Any]) -> Any:
     """A connection made from the `db` block exactly: JDBC URL parts, user, password."""
     url = urlsplit(str(db["url"]).removeprefix("jdbc:"))
     query = {key: values[-1] for key, values in parse_qs(url.query).items()}
-    return psycopg2.connect(
+    verify = {"sslrootcert": query["sslrootcert"]} if "sslrootcert" in query else {}
+    dsn = psycopg2.extensions.make_dsn(
         host=url.hostname,
         port=url.port or 5432,
         dbname=url.path.lstrip("/"),
@@ -59,7 +61,9 @@ def connect(db: dict[str, Any]) -> Any:
         password=db["password"],
         sslmode=query.get("sslmode", "prefer"),
         connect_timeout=5,
+        **verify,
     )
+    return psycopg2.connect(dsn)
 
 
 def main() -> int:

@@ -83,6 +83,8 @@ class Cluster:
     admin_password: str
     passwords: dict[str, str] = field(default_factory=dict)
     host: str = "127.0.0.1"
+    ca_file: Path | None = None
+    """The server's certificate (self-signed: its own trust anchor) when TLS is on."""
 
     @property
     def log_file(self) -> Path:
@@ -94,15 +96,23 @@ class Cluster:
         """True when the stack's settings require TLS."""
         return self.settings.tls.required
 
+    def ssl_params(self) -> dict[str, str]:
+        """What every platform consumer uses: verify the server's certificate and host
+        (`verify-full`) against its own certificate with TLS, else no TLS."""
+        if not self.tls:
+            return {"sslmode": "disable"}
+        assert self.ca_file is not None
+        return {"sslmode": "verify-full", "sslrootcert": str(self.ca_file)}
+
     def dsn(self, user: str, dbname: str, password: str | None = None, **extra: Any) -> str:
-        """A libpq DSN for `user` on `dbname` over TCP."""
+        """A libpq DSN for `user` on `dbname` over TCP (TLS verified as consumers do)."""
         parts = {
             "host": self.host,
             "port": self.port,
             "user": user,
             "dbname": dbname,
             "password": password if password is not None else self.password(user),
-            "sslmode": "require" if self.tls else "disable",
+            **self.ssl_params(),
             "connect_timeout": 5,
             **extra,
         }
@@ -193,13 +203,21 @@ def _own(path: Path, account: pwd.struct_passwd | None, mode: int) -> None:
     path.chmod(mode)
 
 
-def _certificate(directory: Path, account: pwd.struct_passwd | None) -> tuple[Path, Path]:
-    """A throwaway self-signed certificate for localhost, made by openssl at test time."""
+def _certificate(
+    directory: Path, account: pwd.struct_passwd | None, *, name: str = "localhost"
+) -> tuple[Path, Path]:
+    """A throwaway self-signed certificate for the loopback names (`name` and 127.0.0.1),
+    made by openssl at test time with the extensions of the one components/tls.py
+    generates (a leaf for server auth, not a CA): consumers verify it as their anchor."""
     cert, key = directory / "server.crt", directory / "server.key"
     subprocess.run(
         [
             "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-            "-nodes", "-subj", "/CN=localhost", "-days", "1",
+            "-nodes", "-subj", f"/CN={name}", "-days", "1",
+            "-addext", f"subjectAltName=DNS:{name},IP:127.0.0.1",
+            "-addext", "basicConstraints=critical,CA:FALSE",
+            "-addext", "keyUsage=critical,digitalSignature,keyEncipherment",
+            "-addext", "extendedKeyUsage=serverAuth",
             "-keyout", str(key), "-out", str(cert),
         ],
         check=True,
@@ -208,6 +226,13 @@ def _certificate(directory: Path, account: pwd.struct_passwd | None) -> tuple[Pa
     _own(cert, account, 0o644)
     _own(key, account, 0o600)
     return cert, key
+
+
+def self_signed_certificate(directory: Path, *, name: str = "localhost") -> Path:
+    """Another throwaway certificate like the test server's (same names, other key): what
+    an impostor answering in the server's place could present."""
+    cert, _ = _certificate(directory, None, name=name)
+    return cert
 
 
 @contextlib.contextmanager
@@ -262,6 +287,7 @@ def running_cluster(stack: str, *, apply_plan: bool = True) -> Iterator[Cluster]
         directory=directory,
         port=paths.port,
         admin_password=admin_password,
+        ca_file=cert,
     )
     try:
         apply_admin_role_settings(cluster)
@@ -453,12 +479,17 @@ def run_start_script(files: ContainerFiles, script: str, *, timeout: float = 60.
 
 
 def _check_login(files: ContainerFiles) -> str:
-    """Log in as the superuser with the secret file's password (TLS as the stack says);
-    the admin session's log_min_error_statement."""
+    """Log in as the superuser with the secret file's password (with TLS, verifying the
+    server against its certificate as consumers do); the admin session's
+    log_min_error_statement."""
     dsn = (
         f"host=127.0.0.1 port={files.port} user={files.settings.admin_user} dbname=postgres "
         f"password={files.password()} connect_timeout=5 "
-        f"sslmode={'require' if files.settings.tls.required else 'disable'}"
+        + (
+            f"sslmode=verify-full sslrootcert={files.secrets / 'tls.crt'}"
+            if files.settings.tls.required
+            else "sslmode=disable"
+        )
     )
     with contextlib.closing(psycopg2.connect(dsn)) as conn, conn.cursor() as cur:
         cur.execute("SHOW ssl")

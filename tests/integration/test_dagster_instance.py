@@ -63,6 +63,7 @@ SUBSTITUTED = {
     "storage.postgres.postgres_db.hostname",
     "storage.postgres.postgres_db.port",
     "storage.postgres.postgres_db.params.passfile",
+    "storage.postgres.postgres_db.params.sslrootcert",
     "local_artifact_storage.config.base_dir",
     "run_launcher",
 }
@@ -102,6 +103,7 @@ def _write_instance(
         passfile=home / "run" / "pgpass",
         scratch_dir=home / "scratch",
         grpc_ports=ports,
+        postgres_ca=home / "run" / "postgres-ca.crt",
     )
     instance, workspace = on_loopback(rendered, loopback)
     database = instance["storage"]["postgres"]["postgres_db"]
@@ -114,6 +116,8 @@ def _write_instance(
     secret = home / "secrets" / "pgpass"  # as a Secret volume delivers it: group-readable
     secret.write_text(pgpass_line(storage, cluster.passwords["dagster"]))
     secret.chmod(0o440)
+    assert cluster.ca_file is not None  # prod requires TLS
+    (home / "secrets" / "postgres-ca.crt").write_bytes(cluster.ca_file.read_bytes())
     served = without_engine(instance)
     (home / "dagster.yaml").write_text(yaml.safe_dump(served))
     (home / "workspace.yaml").write_text(yaml.safe_dump(workspace))
@@ -124,11 +128,14 @@ def _serve_locations(
     running: Processes, locations: tuple[CodeLocation, ...], ports: dict[str, int]
 ) -> None:
     """One code server per location of the stack, each serving the tiny test module; the
-    first makes the one private copy of the password file (they share this home: in the
-    pods each has its own /run/dagster), the others start once it exists."""
+    first makes the one private copy of the password file and of the server's certificate
+    (they share this home: in the pods each has its own /run/dagster), the others start
+    once it exists."""
     copy = {
         "source": str(running.home / "secrets" / "pgpass"),
         "target": str(running.home / "run" / "pgpass"),
+        "ca_source": str(running.home / "secrets" / "postgres-ca.crt"),
+        "ca_target": str(running.home / "run" / "postgres-ca.crt"),
     }
     for index, location in enumerate(locations):
         served = location.model_copy(update={"module": USER_CODE_MODULE, "package": None})
@@ -188,7 +195,13 @@ def test_only_the_documented_substitutions_differ_from_the_render(served: Served
     assert _changed(served.rendered.instance, served.served) <= SUBSTITUTED
     rendered = served.rendered.instance
     assert rendered["run_launcher"]["class"] == "K8sRunLauncher"
-    assert rendered["storage"]["postgres"]["postgres_db"]["params"]["sslmode"] == "require"
+    params = rendered["storage"]["postgres"]["postgres_db"]["params"]
+    assert (params["sslmode"], params["sslrootcert"]) == (
+        "verify-full",
+        "/run/dagster/postgres-ca.crt",
+    )
+    # Served as rendered but for the paths: libpq verified the test server's certificate.
+    assert served.served["storage"]["postgres"]["postgres_db"]["params"]["sslmode"] == "verify-full"
     assert served.served["telemetry"] == {"enabled": False}
 
 

@@ -111,6 +111,7 @@ def home(tmp_path_factory: pytest.TempPathFactory, rendered: RenderedInstance) -
             passfile=path / "pgpass",
             scratch_dir=path / "scratch",
             grpc_ports={loc.name: 4000 for loc in rendered.settings.code_locations},
+            postgres_ca=cluster.ca_file,
         )
         instance, _ = on_loopback(rendered, loopback)
         database = instance["storage"]["postgres"]["postgres_db"]

@@ -53,6 +53,7 @@ from openlineage.client.facet_v2 import column_lineage_dataset, schema_dataset
 from components.marquez.files import (
     APP_DIR,
     CONFIG_FILE,
+    DATABASE_CA_FILE,
     ENTRYPOINT,
     LINEAGE_ENDPOINT,
     PASSWORD_FILE,
@@ -331,8 +332,10 @@ class LocalApi:
 def _local_api(api: RenderedApi, cluster: Cluster, directory: Path) -> LocalApi:
     """THE loopback substitution for the database half: the in-platform database address
     becomes the cluster's loopback address, and the container paths (password file,
-    config file, app directory holding the entrypoint) become paths under `directory`.
-    Nothing else of the rendered command or `marquez.yml` changes."""
+    database CA file, config file, app directory holding the entrypoint) become paths
+    under `directory`; the CA file holds the test server's certificate, as the API's
+    secret file holds the server's. Nothing else of the rendered command or
+    `marquez.yml` changes."""
     app = directory / "app"
     app.mkdir()
     entrypoint = app / Path(ENTRYPOINT).name
@@ -341,8 +344,13 @@ def _local_api(api: RenderedApi, cluster: Cluster, directory: Path) -> LocalApi:
     url = yaml.safe_load(api.marquez_yml)["db"]["url"]
     address = urlsplit(url.removeprefix("jdbc:")).netloc
     config_file = directory / "marquez.yml"
+    ca_file = directory / Path(DATABASE_CA_FILE).name
+    if cluster.ca_file is not None:
+        ca_file.write_bytes(cluster.ca_file.read_bytes())
     config_file.write_text(
-        api.marquez_yml.replace(f"//{address}/", f"//{cluster.host}:{cluster.port}/")
+        api.marquez_yml.replace(f"//{address}/", f"//{cluster.host}:{cluster.port}/").replace(
+            DATABASE_CA_FILE, str(ca_file)
+        )
     )
     password_file = directory / "postgres-password"
     script = (
@@ -371,6 +379,8 @@ def test_the_rendered_api_start_logs_in_to_its_database_as_marquez(
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout)
     assert (seen["database"], seen["user"], seen["ssl"]) == ("marquez", "marquez", pg.tls)
+    url = yaml.safe_load(api.config_file.read_text())["db"]["url"]
+    assert ("sslmode=verify-full&sslrootcert=" in url) is pg.tls  # the server was verified
     assert seen["cwd"] == str(tmp_path / "app")  # the jar's directory, as the image runs it
 
 

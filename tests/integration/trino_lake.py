@@ -21,17 +21,18 @@ from pathlib import Path
 
 import boto3
 
-from components.runtime.workload import Connection, Endpoint
+from components.runtime.workload import Endpoint
 from components.trino import (
     ICEBERG_JDBC_CATALOG_DDL,
     LAKE_DATABASE,
     TRINO_POSTGRES_LOGIN,
     WAREHOUSE_DATABASE,
-    JdbcConnection,
     Login,
     TrinoSettings,
 )
 from components.trino.access import ClassifiedTable, Role
+from components.trino.connections import jdbc_url
+from components.trino.files import POSTGRES_CA_FILE
 from ops.render import load_stack_config
 from tests.integration.pg_cluster import Cluster, running_cluster
 from tests.integration.trino_server import Backends, TrinoServer, running_trino, self_signed_pem
@@ -144,15 +145,11 @@ def moto_server(directory: Path | None = None) -> Iterator[S3Server]:
 
 
 def _jdbc_url(cluster: Cluster, database: str) -> str:
-    """The URL the component renders for `database`, pointed at the test cluster."""
-    return JdbcConnection(
-        endpoint=Endpoint(host=cluster.host, port=cluster.port),
-        database=database,
-        user="",
-        password=None,  # type: ignore[arg-type]  # only the URL is used
-        peer=Connection(service="postgres", component="server", port=cluster.port),
-        require_tls=cluster.tls,
-    ).url
+    """The URL the component renders for `database`, pointed at the test cluster: with
+    TLS, pgjdbc verifies the server against the certificate at the CA file's path (the
+    server's own, placed there by `running_trino` from `Backends.postgres_ca`)."""
+    endpoint = Endpoint(host=cluster.host, port=cluster.port)
+    return jdbc_url(endpoint, database, ca_file=POSTGRES_CA_FILE if cluster.tls else None)
 
 
 def _seed_warehouse(cluster: Cluster, tables: tuple[SeededTable, ...]) -> None:
@@ -230,6 +227,7 @@ def running_platform(stack: str, s3_server: S3Server) -> Iterator[TrinoServer]:
             s3=S3_KEYS,
             warehouse_dir=f"s3://{bucket}/warehouse-{stack}",
             s3_ca=s3_server.ca if config.object_store.tls else None,
+            postgres_ca=cluster.ca_file,
         )
         with running_trino(stack, config.platform, settings, backends) as server:
             _seed_lake(server, tables)

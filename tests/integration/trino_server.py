@@ -71,6 +71,7 @@ from components.trino import (
     render_warehouse_catalog,
     trust_s3_command,
 )
+from components.trino.files import POSTGRES_CA_FILE
 
 TRINO_VERSION = "476"
 TRINO_HOME = Path(
@@ -107,6 +108,9 @@ class Backends:
     warehouse_dir: str
     s3_ca: Path | None = None
     """The S3 server's certificate when it serves TLS (the stack's MinIO does outside dev)."""
+    postgres_ca: Path | None = None
+    """The PostgreSQL server's certificate when it requires TLS: the catalogs' JDBC URLs
+    verify the server against it (placed where the rendered URLs name it, localised)."""
 
 
 @dataclass
@@ -395,6 +399,10 @@ def running_trino(
     for path, content in files.items():
         (directory / path).write_text(content)
     keystore, ca = _certificate(directory)
+    if backends.postgres_ca is not None:
+        (directory / "etc" / Path(POSTGRES_CA_FILE).name).write_bytes(
+            backends.postgres_ca.read_bytes()
+        )
     if backends.s3_ca is not None:
         build_s3_truststore(directory, backends.s3_ca)
     server = TrinoServer(

@@ -239,6 +239,27 @@ def test_runs_are_jobs_in_the_namespace_with_their_own_network_policy(stack: str
 
 
 @pytest.mark.parametrize("stack", KUBERNETES_STACKS)
+def test_run_pods_verify_the_database_with_its_trust_anchor(stack: str) -> None:
+    """Runs read the same `dagster.yaml` (sslmode verify-full, sslrootcert in the runtime
+    dir): their init container must put the server's certificate there, from the Secret
+    they mount (which must hold it)."""
+    render = cached_render(stack)
+    instance = _instance(render, stack)
+    params = instance["storage"]["postgres"]["postgres_db"]["params"]
+    assert params["sslmode"] == "verify-full"
+    assert params["sslrootcert"] == "/run/dagster/postgres-ca.crt"
+    pod = instance["run_launcher"]["config"]["run_k8s_config"]["pod_spec_config"]
+    [init] = pod["init_containers"]
+    copy = f"cat {SECRET_DIR}/postgres-ca.crt > {params['sslrootcert']}"
+    assert copy in init["command"][2]
+    [secrets] = [v for v in pod["volumes"] if v["name"] == "dagster-secrets"]
+    items = {item["key"]: item["path"] for item in secrets["secret"]["items"]}
+    assert items["var-run-secrets-dagster-postgres-ca.crt"] == "postgres-ca.crt"
+    mounted = _objects(render, "Secret")[secrets["secret"]["secret_name"]]
+    assert "var-run-secrets-dagster-postgres-ca.crt" in mounted["stringData"]
+
+
+@pytest.mark.parametrize("stack", KUBERNETES_STACKS)
 def test_user_code_gets_its_platform_as_env_and_secret_files(stack: str) -> None:
     render = cached_render(stack)
     pod = _objects(render, "Deployment")["dagster-code-pipelines"]["spec"]["template"]["spec"]
@@ -253,6 +274,7 @@ def test_user_code_gets_its_platform_as_env_and_secret_files(stack: str) -> None
         f"var-run-secrets-dagster-{name}"
         for name in (
             "pgpass",
+            "postgres-ca.crt",
             "aws-credentials",
             "s3-ca.pem",
             "kafka-client.properties",

@@ -12,6 +12,7 @@ from typing import Any
 
 import pulumi
 import pytest
+import yaml
 
 from components.contracts import (
     DatabaseAccess,
@@ -26,10 +27,12 @@ from components.contracts import (
 from components.dagster.requirements import dagster_requirements
 from components.dagster.service import build
 from components.dagster.settings import DagsterSettings
+from components.runtime.docker import DockerRuntime, DockerSettings
 from components.runtime.kubernetes import KubernetesRuntime, KubernetesSettings
-from components.runtime.stack import StackSettings
+from components.runtime.stack import StackSettings, Target, Tier
 from components.runtime.workload import Endpoint, WorkloadIdentity
 from ops.render import Render, kubernetes_objects, render_program
+from tests.conftest import docker_files
 
 SETTINGS = DagsterSettings.model_validate(
     {
@@ -57,6 +60,7 @@ class FakeDatabase:
             user=login,
             password=pulumi.Output.secret("pg-password"),
             require_tls=True,
+            ca_certificate=pulumi.Output.from_input("-----BEGIN CERTIFICATE----- pg"),
             ready=(),
         )
 
@@ -119,17 +123,21 @@ class FakeMetrics:
         )
 
 
-def _render(*, metrics: bool) -> Render:
+def _render(*, metrics: bool, docker: bool = False) -> Render:
     def program() -> None:
         stack = StackSettings(
             environment="test",
-            tier="test",
-            target="kubernetes",
+            tier=Tier.TEST,
+            target=Target.DOCKER if docker else Target.KUBERNETES,
             prefix="dp-test",
             owner="team",
             cost_center="cc-1",
         )
-        runtime = KubernetesRuntime("rt", stack=stack, settings=KubernetesSettings())
+        runtime = (
+            DockerRuntime("rt", stack=stack, settings=DockerSettings())
+            if docker
+            else KubernetesRuntime("rt", stack=stack, settings=KubernetesSettings())
+        )
         holder = pulumi.ComponentResource("test:index:Holder", "holder")
         producers: list[object] = [FakeDatabase(), FakeObjectStore(), FakeStream(), FakeLineage()]
         if metrics:
@@ -193,3 +201,24 @@ def test_no_credential_of_any_producer_appears_outside_a_secret(metrics: bool) -
     env, _ = _location(_render(metrics=metrics))
     assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka-0.example:9093,kafka-1.example:9093"
     assert env["KAFKA_CLIENT_PROPERTIES"] == "/var/run/secrets/dagster/kafka-client.properties"
+
+
+def test_docker_runs_get_the_databases_trust_anchor_where_dagster_yaml_names_it() -> None:
+    """On Docker a run container sees only the daemon's staged volume (at the runtime
+    dir): the server's certificate must be staged there too, under the name that
+    `dagster.yaml`'s `sslrootcert` gives, and every process copies its own there."""
+    render = _render(metrics=False, docker=True)
+    daemon = docker_files(render, "dp-test-dagster-daemon")
+    instance = yaml.safe_load(daemon["/opt/dagster/dagster_home/dagster.yaml"])
+    params = instance["storage"]["postgres"]["postgres_db"]["params"]
+    assert params["sslmode"] == "verify-full"
+    root = params["sslrootcert"]
+    assert root == "/run/dagster/postgres-ca.crt"
+    volumes = instance["run_launcher"]["config"]["container_kwargs"]["volumes"]
+    assert [v["bind"] for v in volumes.values()] == ["/run/dagster"]
+    assert "/var/run/secrets/dagster-runs/postgres-ca.crt" in daemon  # staged for runs
+    assert "/var/run/secrets/dagster/postgres-ca.crt" in daemon  # the daemon's own
+    containers = {c["name"]: c for c in render.of_type("docker:index/container:Container")}
+    for name in ("dp-test-dagster-daemon", "dp-test-dagster-webserver"):
+        command = containers[name]["inputs"]["command"][-1]
+        assert f"cat /var/run/secrets/dagster/postgres-ca.crt > {root}" in command

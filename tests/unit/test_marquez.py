@@ -36,7 +36,8 @@ POSTGRES_HOST = {
     "test": "postgres-server.dp-test.svc.cluster.local",
     "prod": "postgres-server.dp-prod.svc.cluster.local",
 }
-SSLMODE = {"dev": "disable", "test": "require", "prod": "require"}
+VERIFY = "verify-full&sslrootcert=/var/run/secrets/marquez/postgres-ca.crt"
+SSLMODE = {"dev": "disable", "test": VERIFY, "prod": VERIFY}
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
 
@@ -205,7 +206,10 @@ def test_the_password_reaches_the_api_as_a_secret_file_only(stack: str) -> None:
     assert {e["name"] for e in container["env"]} == {"JAVA_OPTS"}
     assert all("valueFrom" not in e for e in container["env"])
     secret = _objects(stack, "Secret")["marquez-api-secrets"]
-    assert secret["stringData"] == {"var-run-secrets-marquez-postgres-password": "[secret]"}
+    assert secret["stringData"] == {
+        "var-run-secrets-marquez-postgres-password": "[secret]",
+        "var-run-secrets-marquez-postgres-ca.crt": "[secret]",  # the database's trust anchor
+    }
     config = _objects(stack, "ConfigMap")["marquez-api-config"]
     assert "[secret]" not in str(config["data"])
     mounts = {m["mountPath"] for m in container["volumeMounts"]}

@@ -20,7 +20,9 @@ def test_iceberg_catalog_job_runs_as_the_login_after_role_database_and_grants(st
     pod = job["inputs"]["spec"]["template"]["spec"]
     [container] = pod["containers"]
     script = container["command"][2]
-    assert "dbname=iceberg user=iceberg sslmode=require" in script
+    # psql verifies the server against its trust anchor, mounted beside the password.
+    ca = "/etc/postgresql/job-secrets/server-ca.crt"
+    assert f"dbname=iceberg user=iceberg sslmode=verify-full sslrootcert={ca} " in script
     assert "ON_ERROR_STOP=1" in script and "PGPASSWORD" not in str(container.get("env"))
     assert pod["automountServiceAccountToken"] is False
     names = {r["urn"]: r["name"] for r in render.resources}

@@ -24,6 +24,7 @@ from components.trino import (
     termination_grace_seconds,
 )
 from components.trino.access import render_group_file, render_rules_json
+from components.trino.files import POSTGRES_CA_FILE
 from components.trino.streams import (
     KAFKA_CA_FILE,
     KAFKA_CATALOG_FILE,
@@ -177,6 +178,7 @@ def test_coordinator_files_follow_config(stack: str) -> None:
             "/etc/trino/config.properties",
             "/etc/trino/s3-ca.pem",  # MinIO serves TLS with its own certificate
             KAFKA_CA_FILE,  # so do the Kafka brokers
+            POSTGRES_CA_FILE,  # and PostgreSQL: the catalogs verify it
         }
         if secure
         else set()
@@ -327,6 +329,7 @@ def test_secret_files_live_in_the_secret(stack: str) -> None:
         "etc-trino-kafka-ca.pem",
         "etc-trino-kafka-client.properties",
         "etc-trino-password.db",
+        "etc-trino-postgres-ca.pem",
         "etc-trino-s3-ca.pem",
         "etc-trino-server.pem",
     }
@@ -419,6 +422,7 @@ def test_prod_runs_workers_and_a_single_coordinator() -> None:
     assert secret_files == CATALOGS | {
         "/etc/trino/config.properties",
         "/etc/trino/s3-ca.pem",
+        POSTGRES_CA_FILE,  # workers read the catalogs' databases too
         KAFKA_CLIENT_FILE,  # workers read the kafka catalog's topics
         KAFKA_CA_FILE,
     }
