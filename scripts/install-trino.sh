@@ -4,7 +4,7 @@
 #   $TRINO_HOME (default ~/.cache/dataplatform/trino-476)/
 #     lib/      the server class path (main class io.trino.server.TrinoServer)
 #     plugin/   iceberg, memory, postgresql, password-authenticators, geospatial (the PostgreSQL
-#               connector needs its Geometry type)
+#               connector needs its Geometry type), openlineage, kafka, kafka-event-listener
 #     VERSION   what was unpacked
 # Why 476 and not 483 (what the stacks deploy): since 477 the server tarball and plugin
 # archives are not published; 483's trino-main, trino-iceberg and trino-memory jars are, but
@@ -15,7 +15,7 @@
 # Idempotent: exits at once when the unpacked server is there. Needs Maven.
 set -euo pipefail
 version=476
-plugins=(iceberg memory postgresql password-authenticators geospatial openlineage)
+plugins=(iceberg memory postgresql password-authenticators geospatial openlineage kafka kafka-event-listener)
 cache="${DATAPLATFORM_CACHE:-$HOME/.cache/dataplatform}"
 home="${TRINO_HOME:-$cache/trino-$version}"
 stamp="version=$version plugins=${plugins[*]}"

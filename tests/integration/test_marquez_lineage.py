@@ -10,9 +10,8 @@ it lineage two real ways:
 - the `openlineage-python` client configured from `openlineage_client_env` through the
   environment, exactly as a code location would be (START and COMPLETE with inputs,
   outputs and a column lineage facet), for each stack's job namespace;
-- a real Trino coordinator (476, tests/integration/trino_lineage.py) whose event listener
-  file is `trino_openlineage_file` unchanged: CTAS and INSERT ... SELECT reach the
-  receiver with column lineage.
+- a real Trino coordinator with the Trino component's own listener file:
+  tests/integration/test_trino_lineage.py (CTAS and INSERT ... SELECT with column lineage).
 
 The database half runs for real, from the stack's own render: the API container's
 rendered command (the start script) and rendered `marquez.yml` run against a PostgreSQL
@@ -22,8 +21,8 @@ with its `db` block. The password goes from the secret file into the environment
 the file; the login reaches the `marquez` database as `marquez`, over TLS where the
 stack requires it, with the rights its migrations need.
 
-Loopback substitution happens in ONE place per half: `_loopback` (in-cluster URLs become
-the receiver's and the coordinator's loopback addresses) and `_local_api` (the
+Loopback substitution happens in ONE place per half: `_loopback` (the in-cluster URL
+becomes the receiver's loopback address) and `_local_api` (the
 database's address becomes the cluster's, container paths become test paths); nothing
 else in the rendered values changes.
 """
@@ -39,7 +38,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from unittest import mock
 from urllib.parse import urlsplit
 
@@ -58,7 +56,6 @@ from components.marquez.files import (
     LINEAGE_ENDPOINT,
     PASSWORD_FILE,
     openlineage_client_env,
-    trino_openlineage_file,
 )
 from components.marquez.settings import MarquezSettings
 from ops.render import kubernetes_objects, load_stack_config
@@ -99,11 +96,9 @@ def stack_lineage(stack: str) -> StackLineage:
     )
 
 
-def _loopback(
-    receiver: LineageReceiver, *, trino_uri: str = "http://127.0.0.1:8080"
-) -> dict[str, str]:
-    """THE loopback substitution: in-cluster URLs -> the local receiver and coordinator."""
-    return {"marquez_url": receiver.url, "trino_uri": trino_uri}
+def _loopback(receiver: LineageReceiver) -> dict[str, str]:
+    """THE loopback substitution: the in-cluster Marquez URL -> the local receiver."""
+    return {"marquez_url": receiver.url}
 
 
 def _events(namespace: str) -> tuple[RunEvent, RunEvent]:
@@ -220,79 +215,6 @@ def test_the_receiver_refuses_what_marquez_would(receiver: LineageReceiver) -> N
     assert answer.status_code == 422
     assert "is not a 'uuid'" in answer.json()["error"]
     assert receiver.events == []
-
-
-def _require_trino() -> None:
-    from tests.integration.trino_lineage import openlineage_plugin
-    from tests.integration.trino_server import Unavailable
-
-    try:
-        openlineage_plugin()
-    except Unavailable as reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must provide Trino (scripts/install-trino.sh): {reason}")
-        pytest.skip(str(reason))
-
-
-def _complete(events: list[dict[str, Any]], output: str) -> dict[str, Any] | None:
-    for event in events:
-        names = [o["name"] for o in event.get("outputs", [])]
-        if event["eventType"] == "COMPLETE" and names == [output]:
-            return event
-    return None
-
-
-def _column_sources(event: dict[str, Any]) -> dict[str, set[tuple[str, str]]]:
-    (output,) = event["outputs"]
-    fields = output["facets"]["columnLineage"]["fields"]
-    return {
-        column: {(f["name"], f["field"]) for f in lineage["inputFields"]}
-        for column, lineage in fields.items()
-    }
-
-
-def test_trino_sends_column_lineage_of_ctas_and_insert_select(receiver: LineageReceiver) -> None:
-    from tests.integration.trino_lineage import running_lineage_trino
-
-    _require_trino()
-    lineage = stack_lineage("prod")
-
-    def listener_file(trino_uri: str) -> str:
-        return trino_openlineage_file(
-            namespace=lineage.namespace, **_loopback(receiver, trino_uri=trino_uri)
-        )
-
-    with running_lineage_trino(listener_file) as trino:
-        trino.run(
-            "CREATE TABLE orders (id bigint, amount double, customer varchar)",
-            "INSERT INTO orders VALUES (1, 2.5, 'ada'), (2, 4.0, 'ada')",
-            "SELECT count(*) FROM orders",
-            "CREATE TABLE revenue AS "
-            "SELECT customer, sum(amount) AS total FROM orders GROUP BY customer",
-            "INSERT INTO revenue SELECT customer, amount FROM orders WHERE id = 1",
-        )
-        events = receiver.wait_for(
-            lambda seen: (
-                sum(_complete([e], "memory.default.revenue") is not None for e in seen) == 2
-            )
-        )
-
-    assert set(receiver.paths) == {LINEAGE_ENDPOINT}
-    assert {e["job"]["namespace"] for e in events} == {"dataplatform-prod"}
-    dataset_namespace = trino.uri.replace("http://", "trino://")
-    ctas, insert = [e for e in events if _complete([e], "memory.default.revenue")]
-    for event in (ctas, insert):
-        assert [(i["namespace"], i["name"]) for i in event["inputs"]] == [
-            (dataset_namespace, "memory.default.orders")
-        ]
-        starts = [e for e in events if e["eventType"] == "START"]
-        assert event["run"]["runId"] in {s["run"]["runId"] for s in starts}
-        assert _column_sources(event) == {
-            "customer": {("memory.default.orders", "customer")},
-            "total": {("memory.default.orders", "amount")},
-        }
-    # A plain SELECT writes nothing: it is not lineage and is not sent.
-    assert all(e.get("outputs") or e["eventType"] == "START" for e in events)
 
 
 # --- the database half, on the real PostgreSQL ---------------------------------------------

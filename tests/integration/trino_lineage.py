@@ -31,7 +31,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import tarfile
 import tempfile
 import time
 import urllib.error
@@ -48,15 +47,10 @@ from ops.render import stack_file, stack_sections
 from tests.integration.trino_server import (
     TRINO_HOME,
     TRINO_JAVA_HOME,
-    TRINO_VERSION,
     Unavailable,
     check_available,
 )
 
-MAVEN_REPO = Path(os.environ.get("MAVEN_REPO_LOCAL", Path.home() / ".m2" / "repository"))
-TARBALL = MAVEN_REPO / f"io/trino/trino-server/{TRINO_VERSION}/trino-server-{TRINO_VERSION}.tar.gz"
-PLUGIN_CACHE = TRINO_HOME.parent / f"trino-{TRINO_VERSION}-openlineage"
-"""Where plugins taken from the tarball are kept (the name predates the Kafka plugins)."""
 QUERY_MEMORY = "300MB"
 
 
@@ -67,39 +61,14 @@ def stack_settings(stack: str) -> TrinoSettings:
 
 
 def server_plugins(*names: str) -> dict[str, Path]:
-    """Each named plugin's directory: the installed server's own, else a cached copy from
-    the server tarball (all missing ones in one pass). `Unavailable` when neither exists."""
+    """Each named plugin's directory in the installed server (scripts/install-trino.sh
+    unpacks them all); `Unavailable` naming the missing ones otherwise."""
     check_available()
-    found = {n: TRINO_HOME / "plugin" / n for n in names if (TRINO_HOME / "plugin" / n).is_dir()}
-    found |= {n: PLUGIN_CACHE / n for n in names if (PLUGIN_CACHE / n).is_dir() and n not in found}
-    missing = [n for n in names if n not in found]
-    if not missing:
-        return found
-    if not TARBALL.exists():
-        raise Unavailable(f"no {TARBALL} to take plugins {missing} from (install-trino.sh)")
-    prefixes = {f"trino-server-{TRINO_VERSION}/plugin/{n}/": n for n in missing}
-    staging = Path(tempfile.mkdtemp(prefix="plugins-", dir=TRINO_HOME.parent))
-    with tarfile.open(TARBALL) as archive:
-        for member in archive:
-            prefix = next((p for p in prefixes if member.name.startswith(p)), None)
-            if prefix is None or not (member.isfile() or member.islnk()):
-                continue
-            source = archive.extractfile(member)  # a hard link reads as its target's bytes
-            assert source is not None
-            target = staging / prefixes[prefix] / member.name[len(prefix) :]
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(source.read())
-    PLUGIN_CACHE.mkdir(parents=True, exist_ok=True)
-    for name in missing:
-        (staging / name).rename(PLUGIN_CACHE / name)
-        found[name] = PLUGIN_CACHE / name
-    shutil.rmtree(staging, ignore_errors=True)
+    found = {n: TRINO_HOME / "plugin" / n for n in names}
+    missing = [n for n, path in found.items() if not path.is_dir()]
+    if missing:
+        raise Unavailable(f"Trino plugins {missing} are not in {TRINO_HOME} (install-trino.sh)")
     return found
-
-
-def openlineage_plugin() -> Path:
-    """The OpenLineage plugin directory (see `server_plugins`)."""
-    return server_plugins("openlineage")["openlineage"]
 
 
 def require_plugins(*names: str) -> None:

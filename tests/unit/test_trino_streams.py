@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import functools
 import json
-from pathlib import Path
 from typing import Any
 
 import javaproperties
 import pulumi
 import pulumi_random as random
 import pytest
-import yaml
 from pydantic import BaseModel
 
 import infra.services
@@ -127,13 +125,8 @@ STAND_INS = (
 
 
 def _raw(stack: str, **trino: Any) -> dict[str, Any]:
-    """The stack file (with the Kafka example section and an empty Marquez section where
-    it has none) and `trino` keys changed as given (None: removed)."""
+    """The stack file with `trino` keys changed as given (None: removed)."""
     raw = raw_config(stack)
-    raw.setdefault("marquez", {})
-    if "kafka" not in raw:
-        sections = yaml.safe_load(Path("tests/fixtures/kafka-sections.yaml").read_text())
-        raw["kafka"] = sections[stack]
     for key, value in trino.items():
         if value is None:
             raw["trino"].pop(key, None)
