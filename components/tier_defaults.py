@@ -15,6 +15,7 @@ prod) is written once, as a data file next to its model, and returned by
 from __future__ import annotations
 
 import copy
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -90,10 +91,17 @@ def validate_for_tier(
 def load_defaults(path: Path) -> dict[str, Any]:
     """A YAML mapping of raw section values shipped with a component (governance data).
 
-    Raises ValueError if the file does not hold a mapping (a packaging mistake, not a
-    user's: the file is part of the code).
+    The file is parsed once per process (it is part of the code); each call returns its
+    own deep copy, so a caller may change it. Raises ValueError if the file does not hold
+    a mapping (a packaging mistake, not a user's).
     """
-    document = yaml.safe_load(path.read_text())
+    return copy.deepcopy(_parsed(path))
+
+
+@functools.cache
+def _parsed(path: Path) -> dict[str, Any]:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when PyYAML has it
+    document = yaml.load(path.read_text(), Loader=loader)
     if not isinstance(document, dict):
         raise ValueError(f"{path}: expected a mapping of section defaults")
     return document
