@@ -11,7 +11,7 @@ POLICY_PACK := policies
 POLICY_CONFIG = $(POLICY_PACK)/config/$(STACK).json
 POLICY_FLAGS = --policy-pack $(POLICY_PACK) --policy-pack-config $(POLICY_CONFIG)
 
-.PHONY: help install system-deps test unit lint render check diff golden checkov bench preflight up preview destroy
+.PHONY: help install system-deps test unit lint render check golden checkov bench preflight up preview destroy
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -24,10 +24,10 @@ $(BIN)/dataplatform: pyproject.toml
 
 install: $(BIN)/dataplatform  ## create .venv with pinned dependencies
 
-system-deps:  ## Debian packages for the integration tests (PostgreSQL 15 + pgaudit)
+system-deps:  ## what the integration tests run: PostgreSQL 15 + pgaudit (Debian), Trino, Kafka (Maven Central), Dagster (PyPI), cached
 	./scripts/install-system-deps.sh
 
-test: install system-deps  ## every test: unit, policy, integration (real PostgreSQL)
+test: install system-deps  ## every test: unit, policy, integration (real PostgreSQL, Trino, Kafka, Dagster, S3)
 	$(BIN)/pytest
 
 unit: install  ## fast tests only (no real servers)

@@ -376,17 +376,16 @@ def requirement_problems(
     """Requirements of enabled services that no enabled service can serve.
 
     Generic: a consumer needing a database needs an enabled database producer, one
-    needing buckets an enabled object-store producer; each message names the consumer
-    and the config section that is missing.
+    needing buckets an enabled object-store producer, and so on. One message per missing
+    producer, naming the section to add and every consumer that needs it.
     """
     enabled = [s for s in services if settings.get(s.section) is not None]
     offered = {kind for s in enabled for kind in s.produces}
-    problems = []
+    wanting: dict[type[Any], list[str]] = {}
     for service in enabled:
-        if service.requirements is None:
-            continue
         section = settings[service.section]
-        assert section is not None
+        if service.requirements is None or section is None:
+            continue
         needs = service.requirements(section)
         for wanted, kind in (
             (needs.needs_database, DatabaseProducer),
@@ -395,9 +394,22 @@ def requirement_problems(
             (needs.needs_lineage, LineageProducer),
         ):
             if wanted and kind not in offered:
-                providers = [s.section for s in services if kind in s.produces]
-                problems.append(
-                    f"{service.section} needs a {kind.__name__} but the stack enables none "
-                    f"(add a {' or '.join(providers) or 'producer'} section)"
-                )
+                wanting.setdefault(kind, []).append(service.section)
+    problems = []
+    for kind, consumers in wanting.items():
+        providers = " or ".join(s.section for s in services if kind in s.produces)
+        problems.append(
+            f"{' and '.join(consumers)} need{'s' if len(consumers) == 1 else ''} "
+            f"{PRODUCED[kind]}, but the stack has no {providers or 'producer'} section: "
+            f"add it, or turn off what needs it in {' and '.join(consumers)}"
+        )
     return problems
+
+
+PRODUCED: dict[type[Any], str] = {
+    DatabaseProducer: "a PostgreSQL database",
+    ObjectStoreProducer: "object storage",
+    StreamProducer: "Kafka topics",
+    LineageProducer: "a lineage endpoint (OpenLineage)",
+}
+"""What each producer protocol offers, in a user's words (config errors)."""

@@ -132,7 +132,7 @@ class PlatformConfig(SettingsModel):
             for problem in section.serve_problems(requirements)  # type: ignore[attr-defined]
         ]
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n".join(problems))  # one line each (`_describe`)
         return self
 
 
@@ -147,9 +147,12 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
 
 
 def _describe(error: Mapping[str, Any]) -> str:
+    """One line per problem; a check across sections already names its keys in each line."""
     loc = tuple(error.get("loc", ()))
     kind = error.get("type", "")
     message = str(error.get("msg", "")).removeprefix("Value error, ")
+    if not loc and kind == "value_error":
+        return "\n".join(f"{PROJECT}:{line}" for line in message.splitlines())
     if kind == "missing":
         return f"{_key_path(loc)}: required key is missing"
     if kind == "extra_forbidden":
@@ -245,7 +248,11 @@ def parse_config(stack: str, raw: Mapping[str, Any]) -> PlatformConfig:
     try:
         config = PlatformConfig.model_validate(with_tier_defaults(raw))
     except ValidationError as error:
-        found = [_describe(e) for e in error.errors(include_url=False)]  # type: ignore[arg-type]
+        found = [
+            line
+            for e in error.errors(include_url=False)
+            for line in _describe(e).splitlines()  # type: ignore[arg-type]
+        ]
         raise ConfigError(stack, found + problems) from None
     if problems:
         raise ConfigError(stack, problems)

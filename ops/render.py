@@ -130,7 +130,11 @@ def stack_sections(path: Path) -> dict[str, Any]:
 
 def existing_stack_file(stack: str, path: Path | None = None) -> Path:
     """`path`, or `Pulumi.<stack>.yaml`, when it exists; `UserError` saying what to create."""
-    path = path or stack_file(stack)
+    if path is not None:
+        if not path.exists():
+            raise UserError(f"no stack config {path} (the file given for stack {stack!r})")
+        return path
+    path = stack_file(stack)
     if not path.exists():
         raise UserError(f"no stack config {path}; expected Pulumi.{stack}.yaml in {_REPO_ROOT}")
     return path

@@ -303,8 +303,9 @@ class KafkaSettings(SettingsModel):
             unknown = sorted({*needs.stream.read, *needs.stream.write} - declared)
             if unknown:
                 problems.append(
-                    f"kafka.topics: {needs.consumer} reads or writes {unknown}, which the "
-                    f"kafka section does not declare (declared: {sorted(declared)})"
+                    f"{needs.consumer} reads or writes topics {unknown} that kafka.topics "
+                    f"does not declare (declared: {sorted(declared)}): declare them, or fix "
+                    f"the topic names in the {needs.consumer} section"
                 )
             if needs.consumer == self.admin_user:
                 problems.append(

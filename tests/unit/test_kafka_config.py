@@ -75,8 +75,7 @@ BAD_KAFKA: list[tuple[str, str, Callable[[Raw], None], str]] = [
         "consumer-topic-undeclared",
         "prod",
         _without_topic("sales.orders"),
-        r"kafka\.topics: \w+ reads or writes \['sales\.orders'\], which the kafka section "
-        r"does not declare",
+        r"\w+ reads or writes topics \['sales\.orders'\] that kafka\.topics does not declare",
     ),
     (
         "docker-admin-port-missing",

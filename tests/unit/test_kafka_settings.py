@@ -385,7 +385,7 @@ def test_consumers_may_only_use_declared_topics() -> None:
     settings = stack_kafka_settings("prod")
     assert settings.serve_problems([_needs("trino", read=("sales.orders",))]) == []
     [problem] = settings.serve_problems([_needs("trino", write=("sales.ordrs",))])
-    assert problem.startswith("kafka.topics: trino reads or writes ['sales.ordrs']")
+    assert problem.startswith("trino reads or writes topics ['sales.ordrs'] that kafka.topics")
 
 
 def test_a_consumer_cannot_take_the_admin_users_name() -> None:

@@ -55,8 +55,9 @@ BAD_SECTIONS: list[tuple[str, str, dict[str, Any], str]] = [
         "prod-single-api-short-retention",
         "prod",
         {"apiReplicas": 1, "retention": {"retentionDays": 7}},
-        r"marquez\.apiReplicas must be at least 2 in a prod stack, got 1; "
-        r"marquez\.retention\.retentionDays must be at least 30 in a prod stack, got 7",
+        r"  - data-platform:marquez\.apiReplicas must be at least 2 in a prod stack, got 1\n"
+        r"  - data-platform:marquez\.retention\.retentionDays must be at least 30 in a prod "
+        r"stack, got 7",
     ),
     (
         "zero-retention",

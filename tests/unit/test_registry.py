@@ -153,5 +153,5 @@ def test_a_consumer_without_its_producer_is_a_config_error() -> None:
         "demo": DemoSettings(),
     }
     problems = requirement_problems((*SERVICES, DEMO), sections)
-    assert any("demo needs a DatabaseProducer" in p for p in problems)
-    assert any("demo needs a ObjectStoreProducer" in p for p in problems)
+    assert "demo needs a PostgreSQL database, but the stack has no postgres section" in problems[0]
+    assert "demo needs object storage, but the stack has no object_store section" in problems[1]

@@ -208,8 +208,12 @@ def test_a_stack_asking_for_lineage_and_kafka_without_their_producers_is_refused
         services,
         {"object_store": object(), "postgres": object(), "trino": settings},  # type: ignore[dict-item]
     )
-    assert any("trino needs a StreamProducer" in p for p in problems)
-    assert any("trino needs a LineageProducer" in p for p in problems)
+    assert any(
+        "trino needs Kafka topics, but the stack has no producer section" in p for p in problems
+    )
+    assert any(
+        "trino needs a lineage endpoint (OpenLineage), but the stack has no" in p for p in problems
+    )
     quiet = settings.model_copy(
         update={"kafka_catalog": None, "query_audit": None, "lineage": False}
     )
