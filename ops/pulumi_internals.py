@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import contextvars
 from collections.abc import Awaitable, Callable
-from typing import Final
+from typing import Any, Final
 
+import pulumi._types as _types
 import pulumi.runtime
 from pulumi.runtime import resource as _resource
 from pulumi.runtime import rpc
@@ -122,10 +123,8 @@ def run_under_mocks(
     that are secrets) as the engine would; and `pulumi.runtime.stack.run_pulumi_func`
     runs `program` and waits for every outstanding registration, driven to completion by
     `pulumi.runtime.sync_await._sync_await` (what the language host does for `pulumi up`).
-    While it runs, `pulumi.runtime.resource._get_stack_trace` (which walks and reads the
-    source of every frame for each registration, to show source positions in the
-    Pulumi Cloud UI; nothing offline reads them) returns an empty `StackTrace`: a sixth of
-    the render's time. An exception of the program propagates.
+    While it runs, the `SPEEDUPS` below stand in for SDK parts that only cost time
+    offline. An exception of the program propagates.
     """
     contextvars.Context().run(
         _run, program, mocks, monitor, project, stack, preview, config, secret_keys
@@ -134,6 +133,38 @@ def run_under_mocks(
 
 def _no_stack_trace() -> source_pb2.StackTrace:
     return source_pb2.StackTrace()
+
+
+def _remembered(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`function` of a type annotation, computed once per annotation (unhashable: each time)."""
+    results: dict[Any, Any] = {}
+
+    def call(annotation: Any) -> Any:
+        try:
+            return results[annotation]
+        except KeyError:
+            results[annotation] = value = function(annotation)
+            return value
+        except TypeError:
+            return function(annotation)
+
+    return call
+
+
+SPEEDUPS: Final = (
+    (_resource, "_get_stack_trace", lambda _: _no_stack_trace),
+    (_types, "unwrap_type", _remembered),
+    (_types, "_is_optional_type", _remembered),
+)
+"""What the offline render replaces while the program runs: (module, name, replacement
+made from the original). `pulumi.runtime.resource._get_stack_trace` walks and reads the
+source of every frame for each registration (source positions for the Pulumi Cloud UI;
+nothing offline reads them). `pulumi._types.unwrap_type` and `_is_optional_type` are
+pure functions of a type annotation that the SDK re-derives for every property of every
+resource it serializes; remembering them per annotation returns the same values. The
+render is byte-identical with and without them (tests/unit/test_render_golden.py). In a
+process that renders again (the tests do, many times) they save about a quarter of each
+render; a fresh `dataplatform render` gains little, its time is the SDK's first use."""
 
 
 def _run(
@@ -149,9 +180,11 @@ def _run(
     _settings.ROOT.set(None)
     pulumi.runtime.set_all_config(config, secret_keys)
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
-    capture = _resource._get_stack_trace
-    _resource._get_stack_trace = _no_stack_trace
+    originals = [(module, name, getattr(module, name)) for module, name, _ in SPEEDUPS]
+    for module, name, make in SPEEDUPS:
+        setattr(module, name, make(getattr(module, name)))
     try:
         _sync_await(_run_pulumi_func(program))
     finally:
-        _resource._get_stack_trace = capture
+        for module, name, original in originals:
+            setattr(module, name, original)

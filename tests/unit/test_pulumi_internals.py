@@ -47,6 +47,8 @@ CALLS: dict[tuple[str, str], tuple[tuple[Any, ...], dict[str, Any]]] = {
     ),
     ("pulumi.runtime.mocks", "MockMonitor"): ((object(),), {}),
     ("pulumi.runtime.resource", "_get_stack_trace"): ((), {}),
+    ("pulumi._types", "unwrap_type"): ((int,), {}),
+    ("pulumi._types", "_is_optional_type"): ((int,), {}),
 }
 
 MONITOR_METHODS = ("RegisterResource", "RegisterResourceOutputs")
