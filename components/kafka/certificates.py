@@ -20,9 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
-import pulumi_tls as tls
 
-from components.tls import RENEW_BEFORE_HOURS, VALIDITY_HOURS
+from components.tls import generated_certificate, pem_bundle
 
 
 @dataclass(frozen=True)
@@ -34,39 +33,26 @@ class NodeCertificate:
     """PKCS#8 private key followed by the certificate (secret)."""
 
 
-def pem_bundle(*parts: pulumi.Input[str]) -> pulumi.Output[str]:
-    """PEM blocks joined in order, each ending in a newline (secret).
-
-    A part that is not known yet (a preview's unknown, a mock's absent value) joins as
-    empty: the bundle is complete whenever its parts are.
-    """
-
-    def join(values: list[str | None]) -> str:
-        return "".join(v if v.endswith("\n") else v + "\n" for v in values if v)
-
-    return pulumi.Output.secret(pulumi.Output.all(*parts).apply(join))
+NODE_USES = ("digital_signature", "key_agreement", "server_auth", "client_auth")
+"""Server and client use: nodes authenticate each other with the same certificate."""
 
 
 def node_certificate(
     name: str, *, principal: str, dns_names: Sequence[str], parent: pulumi.Resource
 ) -> NodeCertificate:
-    """A self-signed ECDSA P-256 certificate with CN `principal` for `dns_names`."""
-    opts = pulumi.ResourceOptions(parent=parent)
-    key = tls.PrivateKey(f"{name}-node-key", algorithm="ECDSA", ecdsa_curve="P256", opts=opts)
-    cert = tls.SelfSignedCert(
-        f"{name}-node-cert",
-        private_key_pem=key.private_key_pem,
-        subject=tls.SelfSignedCertSubjectArgs(common_name=principal, organization="data-platform"),
-        dns_names=sorted(set(dns_names)),
+    """A self-signed certificate with CN `principal` for `dns_names` and loopback."""
+    generated = generated_certificate(
+        name,
+        common_name=principal,
+        dns_names=dns_names,
+        parent=parent,
+        kind="node",
         ip_addresses=["127.0.0.1"],
-        validity_period_hours=VALIDITY_HOURS,
-        early_renewal_hours=RENEW_BEFORE_HOURS,
-        allowed_uses=["digital_signature", "key_agreement", "server_auth", "client_auth"],
-        opts=opts,
+        allowed_uses=NODE_USES,
     )
     # Not secret, but kept as one: what is not a secret never needs telling apart from
     # what is, in a render or a log (tests/unit/test_render.py looks for generated values).
     return NodeCertificate(
-        cert_pem=pulumi.Output.secret(cert.cert_pem),
-        keystore_pem=pem_bundle(key.private_key_pem_pkcs8, cert.cert_pem),
+        cert_pem=pulumi.Output.secret(generated.cert_pem),
+        keystore_pem=pem_bundle(generated.key_pem_pkcs8, generated.cert_pem),
     )

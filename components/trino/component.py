@@ -31,7 +31,7 @@ from components.runtime.workload import (
     WorkloadIdentity,
 )
 from components.secrets import generated_password
-from components.tls import generated_certificate
+from components.tls import generated_certificate, pem_bundle
 from components.trino.connections import (
     JdbcConnection,
     LineageConnection,
@@ -324,10 +324,7 @@ class Trino(pulumi.ComponentResource):
             dns_names=[host, cluster.coordinator.base_name, "localhost"],
             parent=self,
         )
-        keystore = pulumi.Output.all(certificate.key_pem, certificate.cert_pem).apply(
-            lambda pems: "".join(p if p.endswith("\n") else p + "\n" for p in pems)
-        )
-        return pulumi.Output.secret(keystore)
+        return pem_bundle(certificate.key_pem, certificate.cert_pem)
 
     def _password_file(self) -> pulumi.Output[str]:
         """`user:bcrypt-hash` lines; the hashes come from RandomPassword, never from this program."""
