@@ -385,15 +385,12 @@ def kubernetes_objects(render: Render) -> list[dict[str, Any]]:
             or resource["type"] == "pulumi:providers:kubernetes"
         ):
             continue
-        inputs = dict(resource["inputs"])
+        inputs = resource["inputs"]
         if "apiVersion" not in inputs or "kind" not in inputs:
             continue
-        for key in ("data", "stringData"):
-            # A Secret whose content waits for something the deploy makes (a load
-            # balancer's address) is unknown as a whole in a preview: no map to write.
-            if inputs["kind"] == "Secret" and key in inputs and not isinstance(inputs[key], dict):
-                del inputs[key]
-        objects.append(inputs)
+        # A field unknown as a whole in a preview (a Secret's content waiting for a load
+        # balancer's address the deploy makes) has no value to write: the manifest omits it.
+        objects.append({k: v for k, v in inputs.items() if v not in (UNKNOWN, SECRET)})
     return objects
 
 
